@@ -1,0 +1,19 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Machine;
+
+namespace VfioFuzz.Listener;
+
+/// <summary>
+/// What a listener model can see of QEMU around it: the IOAS its container maps into, the
+/// process's host memory (ram_ptr and RAMBlock fd of a region), the real host page size,
+/// the devices (for patches that look at a device's reset state), and the trace.
+/// </summary>
+public sealed record ListenerEnvironment(
+    IIoas Ioas,
+    HostMemory Host,
+    ulong HostPageSize,
+    IReadOnlyList<PciDevice> Devices,
+    TraceLog Trace)
+{
+    public PciDevice? Device(string? id) => id is null ? null : Devices.FirstOrDefault(d => d.Id == id);
+}

@@ -1,0 +1,45 @@
+using System.Reflection;
+
+namespace VfioFuzz.Listener;
+
+/// <summary>
+/// Finds every concrete <see cref="ListenerTarget"/> in an assembly, so adding a target is
+/// adding a file: no registry to edit.
+/// </summary>
+public sealed class TargetCatalog
+{
+    readonly Dictionary<string, Func<ListenerTarget>> _factories = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<TargetInfo> Targets { get; }
+
+    public TargetCatalog(Assembly assembly)
+    {
+        var infos = new List<TargetInfo>();
+        foreach (var type in assembly.GetTypes())
+        {
+            if (type.IsAbstract || !typeof(ListenerTarget).IsAssignableFrom(type)) continue;
+            var ctor = type.GetConstructor(Type.EmptyTypes)
+                ?? throw new InvalidOperationException($"target {type.Name} needs a public parameterless constructor");
+            ListenerTarget Create() => (ListenerTarget)ctor.Invoke(null);
+            var info = Create().Info;
+            if (!_factories.TryAdd(info.Id, Create))
+                throw new InvalidOperationException($"two targets claim the id '{info.Id}'");
+            infos.Add(info);
+        }
+        infos.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        Targets = infos;
+    }
+
+    public bool Contains(string id) => _factories.ContainsKey(id);
+
+    public ListenerTarget Create(string id) => _factories.TryGetValue(id, out var f)
+        ? f()
+        : throw new ArgumentException($"unknown target '{id}' (known: {string.Join(", ", Targets.Select(t => t.Id))})");
+
+    /// <summary>Resolves "all" or a comma-separated list to target ids.</summary>
+    public IReadOnlyList<string> Select(string spec) => spec == "all"
+        ? Targets.Select(t => t.Id).ToArray()
+        : spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(id => Contains(id) ? id : throw new ArgumentException($"unknown target '{id}' (known: {string.Join(", ", Targets.Select(t => t.Id))})"))
+            .ToArray();
+}

@@ -1,0 +1,65 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>How the QEMU process backs one region: its mmap address, and the fd of its
+/// RAMBlock (-1 when none) with the offset vfio_container_dma_map passes to MAP_FILE.</summary>
+public readonly record struct HostBacking(ulong Va, int Fd, ulong FdOffset, bool PfnMap);
+
+/// <summary>
+/// The QEMU process's side of guest memory: where each RAM/ram_device region is mmapped and
+/// whether its RAMBlock carries an fd. Since 11.0, vfio_region_mmap asks the kernel for a
+/// dmabuf per BAR and stores it in the mmaps' RAMBlocks; a kernel without the feature answers
+/// ENOTTY and the BAR keeps the VA path (a VM_PFNMAP mmap). The simulated kernel resolves
+/// user addresses and fds against this.
+/// </summary>
+public sealed class HostMemory
+{
+    readonly Dictionary<MemoryRegion, HostBacking> _backing = new(ReferenceEqualityComparer.Instance);
+    readonly List<(ulong Va, ulong End, bool PfnMap)> _vmas = [];
+    readonly Dictionary<int, ulong> _dmabufSize = [];
+    ulong _nextVa = 0x7f00_0000_0000UL;
+    int _nextFd = 20;
+
+    public HostBacking this[MemoryRegion mr] => _backing[mr];
+
+    public void Allocate(MemoryRegion mr, KernelFlavor kernel)
+    {
+        if (!mr.IsRam) return;
+        // BAR mmaps are aligned to min(pow2(size), 1 GiB), like vfio_region_mmap does upstream.
+        ulong align = Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2(mr.Size), 1UL << 30);
+        ulong va = (_nextVa + align - 1) & ~(align - 1);
+        _nextVa = va + mr.Size;
+        int fd = -1;
+        if (mr.IsPfnMap && kernel == KernelFlavor.Dmabuf)
+        {
+            fd = _nextFd++;
+            _dmabufSize[fd] = mr.Size;
+        }
+        _backing[mr] = new HostBacking(va, fd, 0, mr.IsPfnMap);
+        _vmas.Add((va, va + mr.Size, mr.IsPfnMap));
+    }
+
+    /// <summary>What pin_user_pages would find over [va, va+length): false when any byte is
+    /// unmapped; pfnMap when any VMA is VM_PFNMAP/VM_IO.</summary>
+    public bool TryResolve(ulong va, ulong length, out bool pfnMap)
+    {
+        pfnMap = false;
+        ulong cursor = va;
+        UInt128 end = (UInt128)va + length;
+        foreach (var (s, e, pfn) in _vmas)
+        {
+            if (cursor >= s && cursor < e)
+            {
+                pfnMap |= pfn;
+                cursor = e;
+                if (cursor >= end) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Whether fd is a dmabuf this process holds that spans [start, start+length).</summary>
+    public bool IsDmabufRange(int fd, ulong start, ulong length) =>
+        _dmabufSize.TryGetValue(fd, out var size) && start <= size && length <= size - start;
+}

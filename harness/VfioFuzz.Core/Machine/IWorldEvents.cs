@@ -1,0 +1,22 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>What the World tells whoever drives the listener. A transaction is one
+/// memory_region_transaction_commit that changed the view; the receiver turns the two views
+/// into begin, region_del..., region_add..., commit.</summary>
+public interface IWorldEvents
+{
+    void Transaction(FlatView before, FlatView after);
+    void DeviceStateChanged(PciDevice device);
+    void AtsAccess(PciDevice device, ulong gpa);
+}
+
+/// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>
+public sealed class IgnoreWorldEvents : IWorldEvents
+{
+    public static readonly IgnoreWorldEvents Instance = new();
+    public void Transaction(FlatView before, FlatView after) { }
+    public void DeviceStateChanged(PciDevice device) { }
+    public void AtsAccess(PciDevice device, ulong gpa) { }
+}

@@ -1,0 +1,61 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>
+/// One BAR of a vfio-pci device, as QEMU builds it: an I/O container holding region.mem
+/// (trapped MMIO), whose subregion mmaps[0] is the ram_device mmap of the BAR, with the MSI-X
+/// table overlaid at priority 1 when the table lives in this BAR.
+/// </summary>
+public sealed class PciBar
+{
+    public BarSpec Spec { get; }
+    public MemoryRegion Mmap { get; }
+    public MemoryRegion Trapped { get; }
+    public MemoryRegion? MsixTable { get; }
+
+    /// <summary>The address programmed in QEMU's emulated BAR register; 0 = unprogrammed.</summary>
+    public ulong Address { get; set; }
+
+    public PciBar(string deviceId, BarSpec spec)
+    {
+        Spec = spec;
+        string name = $"{deviceId} BAR{spec.Index}";
+        Mmap = new MemoryRegion($"{name} mmaps[0]", RegionKind.RamDevice, spec.Size, spec.MmapRole, deviceId);
+        Trapped = new MemoryRegion(name, RegionKind.Mmio, spec.Size, RegionRole.Mmio, deviceId);
+        if (spec.MsixTableOffset is not null)
+            MsixTable = new MemoryRegion($"{deviceId} msix-table", RegionKind.Mmio, 0x1000, RegionRole.MsixTable, deviceId);
+    }
+
+    /// <summary>The BAR's leaves in render order: the overlay first, then the mmap, then the
+    /// trapped region behind it.</summary>
+    public IEnumerable<Placement> Render()
+    {
+        if (MsixTable is not null) yield return new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value);
+        yield return new Placement(Mmap, Address);
+        yield return new Placement(Trapped, Address);
+    }
+}
+
+public sealed class PciDevice
+{
+    public DeviceSpec Spec { get; }
+    public string Id => Spec.Id;
+    public IReadOnlyList<PciBar> Bars { get; }
+    public DeviceState State { get; set; } = DeviceState.Running;
+
+    /// <summary>PCI COMMAND.MEM: BARs decode only while it is set.</summary>
+    public bool CommandMem { get; set; }
+
+    public PciDevice(DeviceSpec spec)
+    {
+        Spec = spec;
+        Bars = spec.Bars.Select(b => new PciBar(spec.Id, b)).ToArray();
+    }
+
+    public PciBar Bar(int index) => Bars.FirstOrDefault(b => b.Spec.Index == index)
+        ?? throw new ProgramException($"device {Id} has no BAR{index} (it has {string.Join(", ", Bars.Select(b => "BAR" + b.Spec.Index))})");
+
+    /// <summary>pci_bar_address: a BAR is mapped when MEM is on and its address is programmed.</summary>
+    public bool BarDecodes(PciBar bar) => CommandMem && bar.Address != 0;
+}

@@ -1,0 +1,124 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>One BAR of a device: its size, what its mmap is, and an optional MSI-X table
+/// overlay (trapped, priority 1 in the BAR container) that splits the mmap.</summary>
+public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null);
+
+public sealed record DeviceSpec(string Id, DeviceKind Kind, bool Ats, IReadOnlyList<BarSpec> Bars);
+
+/// <summary>A region the guest can plug and unplug (pc-dimm, option ROM).</summary>
+public sealed record PoolRegionSpec(string Name, RegionKind Kind, ulong Size);
+
+/// <summary>Which kernel the host runs, as far as the listener can tell.</summary>
+public enum KernelFlavor
+{
+    /// <summary>VFIO exports BARs as dmabuf and iommufd has IOMMU_IOAS_MAP_FILE (6.19+).</summary>
+    Dmabuf,
+    /// <summary>No dmabuf export, no MAP_FILE (6.12): a BAR mmap is VM_PFNMAP and MAP fails with EFAULT.</summary>
+    NoDmabuf,
+}
+
+/// <summary>
+/// The platform whose rules the oracles enforce: page sizes, the machine's devices and
+/// pluggable regions, which roles need a Stage-2 entry, and which devices cannot answer an
+/// ATC invalidation while they reset or initialize.
+/// </summary>
+public sealed record Profile(
+    string Name,
+    string Description,
+    ulong HostPageSize,
+    ulong IommuPageSize,
+    KernelFlavor Kernel,
+    ulong RamBase,
+    ulong RamSize,
+    IReadOnlyList<DeviceSpec> Devices,
+    IReadOnlyList<PoolRegionSpec> Pool,
+    IReadOnlySet<RegionRole> NeedsStage2,
+    IReadOnlySet<DeviceKind> AtcInvTimesOutDuringReset,
+    IReadOnlyList<(ulong Start, ulong Last)> ReservedIovas)
+{
+    public HostPageGeometry Geometry => new(HostPageSize, IommuPageSize);
+
+    public bool RequiresStage2(RegionRole role) => NeedsStage2.Contains(role);
+
+    /// <summary>The ARM SMMUv3 software MSI window iommufd reserves in every IOAS.</summary>
+    static readonly (ulong, ulong)[] SmmuMsiWindow = [(0x800_0000UL, 0x80f_ffffUL)];
+
+    static readonly PoolRegionSpec[] CommonPool =
+    [
+        new("dimm0", RegionKind.Ram, 512UL << 20),
+        new("dimm1", RegionKind.Ram, 256UL << 20),
+        new("rom0", RegionKind.Rom, 256UL << 10),
+    ];
+
+    static readonly DeviceSpec PlainNic = new("nic0", DeviceKind.Nic, Ats: false,
+        [new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x8000)]);
+
+    public static readonly Profile Gb200Nvlink = new(
+        "gb200-nvlink",
+        "Grace-Blackwell: nvgrace-gpu exposes the NVLink coherent aperture as BAR4 (usemem); " +
+        "the GPU reaches it through ATS, so it must be in the Stage-2 IOAS. 64K pages.",
+        HostPageSize: 64UL << 10, IommuPageSize: 64UL << 10, KernelFlavor.Dmabuf,
+        RamBase: 0x4000_0000, RamSize: 2UL << 30,
+        Devices:
+        [
+            new("gpu0", DeviceKind.CoherentGpu, Ats: true,
+            [
+                new BarSpec(0, 16UL << 20, RegionRole.BarMmap, MsixTableOffset: 0xb9_0000),
+                new BarSpec(4, 4UL << 30, RegionRole.NvlinkAperture),
+            ]),
+            PlainNic,
+        ],
+        CommonPool,
+        NeedsStage2: new HashSet<RegionRole> { RegionRole.GuestRam, RegionRole.Rom, RegionRole.NvlinkAperture },
+        // The GPU answers invalidations through reset: nvgrace-gpu waits for readiness itself.
+        AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
+        SmmuMsiWindow);
+
+    public static readonly Profile VrCxlType2 = new(
+        "vr-cxl-type2",
+        "Vera-Rubin CXL Type-2 accelerator: its DPA is device memory the device reaches through " +
+        "ATS (CUDA UVM), so it must be in Stage-2; during reset and early init the device cannot " +
+        "answer an ATC invalidation (CMDQ_OP_ATC_INV times out). 4K pages.",
+        HostPageSize: 4UL << 10, IommuPageSize: 4UL << 10, KernelFlavor.Dmabuf,
+        RamBase: 0x4000_0000, RamSize: 2UL << 30,
+        Devices:
+        [
+            new("cxl0", DeviceKind.CxlType2, Ats: true,
+            [
+                new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x2000),
+                new BarSpec(2, 256UL << 20, RegionRole.CxlDpa),
+            ]),
+            PlainNic,
+        ],
+        CommonPool,
+        NeedsStage2: new HashSet<RegionRole> { RegionRole.GuestRam, RegionRole.Rom, RegionRole.CxlDpa },
+        AtcInvTimesOutDuringReset: new HashSet<DeviceKind> { DeviceKind.CxlType2 },
+        SmmuMsiWindow);
+
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2];
+
+    public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
+
+    /// <summary>Finds a built-in profile by name; the kernel flavor, when given, overrides the default.</summary>
+    public static Profile Resolve(string name, string? kernel = null)
+    {
+        var p = BuiltIn.FirstOrDefault(b => b.Name == name)
+            ?? throw new ArgumentException($"unknown profile '{name}' (known: {string.Join(", ", BuiltIn.Select(b => b.Name))})");
+        return kernel switch
+        {
+            null => p,
+            "dmabuf" => p with { Kernel = KernelFlavor.Dmabuf },
+            "no-dmabuf" => p with { Kernel = KernelFlavor.NoDmabuf },
+            _ => throw new ArgumentException($"unknown kernel '{kernel}' (known: dmabuf, no-dmabuf)"),
+        };
+    }
+}
+
+public static class RegionRoleAts
+{
+    /// <summary>Device-coherent memory the owning device reaches through ATS translations.</summary>
+    public static bool IsAtsReachable(this RegionRole role) => role is RegionRole.NvlinkAperture or RegionRole.CxlDpa;
+}

@@ -1,0 +1,215 @@
+using VfioFuzz.Memory;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>
+/// The guest physical address space as QEMU's memory core builds it, and the only place that
+/// knows FlatView rules: ops change regions and devices, and every change that alters the
+/// view becomes one transaction, so no program can produce a listener call sequence that
+/// QEMU's memory core never would.
+/// </summary>
+public sealed class World
+{
+    /// <summary>Where firmware puts each device's BARs: one 256 GiB window per device.</summary>
+    public const ulong BarWindowBase = 0x100_0000_0000UL;
+    public const ulong BarWindowSize = 0x40_0000_0000UL;
+
+    /// <summary>Where pool regions are plugged: 1 GiB slots from 4 GiB.</summary>
+    public const ulong HotplugBase = 0x1_0000_0000UL;
+    public const ulong HotplugSlot = 1UL << 30;
+
+    public Profile Profile { get; }
+    public HostMemory Host { get; } = new();
+    public FlatView View { get; private set; }
+    public IReadOnlyList<PciDevice> Devices { get; }
+    public MemoryRegion Ram { get; }
+    public IReadOnlyList<MemoryRegion> Pool { get; }
+
+    readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
+    readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
+    long _seq;
+
+    public World(Profile profile)
+    {
+        Profile = profile;
+        Ram = new MemoryRegion("ram", RegionKind.Ram, profile.RamSize, RegionRole.GuestRam, Owner: null);
+        Host.Allocate(Ram, profile.Kernel);
+        Pool = profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
+            p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null)).ToArray();
+        foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
+
+        Devices = profile.Devices.Select(d => new PciDevice(d)).ToArray();
+        for (int i = 0; i < Devices.Count; i++)
+        {
+            var dev = Devices[i];
+            // Firmware enumeration, done before the program starts: each BAR at its own slot in
+            // the device's window, MEM on.
+            for (int b = 0; b < dev.Bars.Count; b++)
+            {
+                var bar = dev.Bars[b];
+                Host.Allocate(bar.Mmap, profile.Kernel);
+                bar.Address = BarSlot(i, b + 1, bar.Spec.Size);
+                _barSeq[bar] = ++_seq;
+            }
+            dev.CommandMem = true;
+        }
+        View = Render();
+    }
+
+    public static ulong BarSlot(int window, int slot, ulong barSize) =>
+        BarWindowBase + (ulong)window * BarWindowSize + (ulong)slot * barSize;
+
+    public PciDevice Device(string id) => Devices.FirstOrDefault(d => d.Id == id)
+        ?? throw new ProgramException($"unknown device '{id}' (this profile has: {string.Join(", ", Devices.Select(d => d.Id))})");
+
+    public MemoryRegion PoolRegion(string name) => Pool.FirstOrDefault(r => r.Name == name)
+        ?? throw new ProgramException($"unknown region '{name}' (pluggable here: {string.Join(", ", Pool.Select(r => r.Name))})");
+
+    public bool IsPlugged(string region) => _plugged.ContainsKey(region);
+
+    public void Apply(Op op, IWorldEvents events)
+    {
+        switch (op)
+        {
+            case MapRegion m: Plug(m, events); break;
+            case UnmapRegion u: Unplug(u, events); break;
+            case SetCommandMem c: SetMem(Device(c.Device), c.On, events); break;
+            case MoveBar mb: Move(mb, events); break;
+            case SystemReset: ResetSystem(events); break;
+            case DeviceReset r: ResetDevice(Device(r.Device), events); break;
+            case DeviceInitDone i: InitDone(Device(i.Device), events); break;
+            case AtsAccess a: Ats(a, events); break;
+            default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
+        }
+    }
+
+    void Plug(MapRegion m, IWorldEvents events)
+    {
+        var mr = PoolRegion(m.Region);
+        if (_plugged.ContainsKey(m.Region)) throw new ProgramException($"region {m.Region} is already mapped");
+        CheckFits(m.Gpa, mr.Size, m.Region);
+        _plugged[m.Region] = (m.Gpa, ++_seq);
+        Commit(events);
+    }
+
+    void Unplug(UnmapRegion u, IWorldEvents events)
+    {
+        PoolRegion(u.Region);
+        if (!_plugged.Remove(u.Region)) throw new ProgramException($"region {u.Region} is not mapped");
+        Commit(events);
+    }
+
+    /// <summary>pci_update_mappings: each BAR whose decoding changes is removed or added in a
+    /// transaction of its own.</summary>
+    void SetMem(PciDevice dev, bool on, IWorldEvents events)
+    {
+        var before = dev.Bars.Select(dev.BarDecodes).ToArray();
+        dev.CommandMem = on;
+        for (int i = 0; i < dev.Bars.Count; i++)
+        {
+            if (before[i] == dev.BarDecodes(dev.Bars[i])) continue;
+            if (!before[i]) _barSeq[dev.Bars[i]] = ++_seq;
+            Commit(events);
+        }
+    }
+
+    void Move(MoveBar mb, IWorldEvents events)
+    {
+        var dev = Device(mb.Device);
+        var bar = dev.Bar(mb.Bar);
+        ulong size = bar.Spec.Size;
+        if (mb.Gpa == 0 || mb.Gpa % size != 0)
+            throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is 0x{size:x} bytes: its address must be a non-zero multiple of that, not 0x{mb.Gpa:x}");
+        CheckFits(mb.Gpa, size, $"{mb.Device} BAR{mb.Bar}");
+        if (!dev.BarDecodes(bar))
+        {
+            bar.Address = mb.Gpa;
+            return;
+        }
+        // memory_region_del_subregion, then memory_region_add_subregion_overlap: two transactions.
+        bar.Address = 0;
+        Commit(events);
+        bar.Address = mb.Gpa;
+        _barSeq[bar] = ++_seq;
+        Commit(events);
+    }
+
+    /// <summary>Machine reset: the reset reaches every device, then PCI core's hold phase
+    /// clears COMMAND and the BAR registers (pci_do_device_reset), so BAR sections go away
+    /// while the devices are in reset; afterwards devices initialize.</summary>
+    void ResetSystem(IWorldEvents events)
+    {
+        foreach (var dev in Devices) ChangeState(dev, DeviceState.Resetting, events);
+        foreach (var dev in Devices)
+        {
+            SetMem(dev, false, events);
+            foreach (var bar in dev.Bars) bar.Address = 0;
+        }
+        foreach (var dev in Devices) ChangeState(dev, DeviceState.Initializing, events);
+    }
+
+    /// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM through a config write while the
+    /// device still runs; then the device resets and initializes. QEMU's emulated BAR
+    /// registers keep their values (post_reset only zeroes the kernel's copy).</summary>
+    void ResetDevice(PciDevice dev, IWorldEvents events)
+    {
+        SetMem(dev, false, events);
+        ChangeState(dev, DeviceState.Resetting, events);
+        ChangeState(dev, DeviceState.Initializing, events);
+    }
+
+    void InitDone(PciDevice dev, IWorldEvents events)
+    {
+        if (dev.State != DeviceState.Initializing)
+            throw new ProgramException($"device {dev.Id} is {dev.State.Name()}, not initializing");
+        ChangeState(dev, DeviceState.Running, events);
+    }
+
+    void Ats(AtsAccess a, IWorldEvents events)
+    {
+        var dev = Device(a.Device);
+        if (!dev.Spec.Ats) throw new ProgramException($"device {dev.Id} has no ATS capability");
+        events.AtsAccess(dev, a.Gpa);
+    }
+
+    static void ChangeState(PciDevice dev, DeviceState state, IWorldEvents events)
+    {
+        dev.State = state;
+        events.DeviceStateChanged(dev);
+    }
+
+    static void CheckFits(ulong gpa, ulong size, string what)
+    {
+        if ((UInt128)gpa + size > (UInt128)ulong.MaxValue + 1)
+            throw new ProgramException($"{what} at 0x{gpa:x} would run past the end of the address space");
+    }
+
+    void Commit(IWorldEvents events)
+    {
+        var next = Render();
+        if (SameSections(View, next)) return;
+        var before = View;
+        View = next;
+        events.Transaction(before, next);
+    }
+
+    static bool SameSections(FlatView a, FlatView b) => a.Sections.SequenceEqual(b.Sections);
+
+    /// <summary>The root's children in render order: BARs (priority 1) above RAM and pool
+    /// regions (priority 0); among equals, the most recently added renders first.</summary>
+    FlatView Render()
+    {
+        var children = new List<(int Priority, long Seq, IEnumerable<Placement> Leaves)>
+        {
+            (0, 0, [new Placement(Ram, Profile.RamBase)]),
+        };
+        foreach (var mr in Pool)
+            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, [new Placement(mr, p.Gpa)]));
+        foreach (var dev in Devices)
+            foreach (var bar in dev.Bars)
+                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar.Render()));
+        children.Sort((a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Seq.CompareTo(a.Seq));
+        return FlatView.Render(children.SelectMany(c => c.Leaves));
+    }
+}

@@ -1,0 +1,110 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Oracles;
+
+/// <summary>
+/// Holds the listener to symmetry: every unmap must answer a map the listener asked for (for
+/// the same section), must not remove a mapping another section made, no section may map
+/// over a range another section still holds, and nothing may be left in the IOAS once every
+/// section is gone. QEMU swallows the first case (ENOENT counts as success), so only a
+/// shadow of what was asked can see it.
+/// </summary>
+public sealed class AsymmetricUnmapOracle : Oracle
+{
+    /// <summary>A map the listener asked for, whatever the kernel answered: a listener that
+    /// unmaps what it failed to map is still symmetric.</summary>
+    sealed record Request(ulong Iova, ulong Length, string SectionKey, RegionRole Role);
+
+    readonly List<Request> _requests = [];
+    readonly Dictionary<ulong, Request> _areaOwner = [];
+
+    public override void OnMap(RunContext ctx, in MapCall call)
+    {
+        var request = new Request(call.Iova, call.Length, ctx.Section?.Key ?? "(no section)", ctx.Section?.Mr.Role ?? RegionRole.GuestRam);
+        foreach (var held in _requests)
+        {
+            if (held.SectionKey == request.SectionKey || !Overlaps(held, call.Iova, call.End)) continue;
+            string sig = $"{FindingKinds.AsymmetricUnmap}:double-map:{request.Role.Name()}";
+            if (!ctx.Seen(sig))
+                ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                    $"{request.SectionKey} mapped [0x{call.Iova:x}, 0x{call.End:x}) over {held.SectionKey}, which still holds it",
+                    $"region_add of {request.SectionKey} asked IOMMU_IOAS_MAP for a range that {held.SectionKey} mapped and never unmapped; " +
+                    $"the kernel answered {call.Result}. Two sections now claim one IOVA range, so whichever is deleted first takes the other's translation with it.",
+                    call.Result == Errno.Ok ? "the second map succeeded" : $"the second map failed with {call.Result}: {request.SectionKey} has no translation"));
+            break;
+        }
+        _requests.Add(request);
+        if (call.Result == Errno.Ok) _areaOwner[call.Iova] = request;
+    }
+
+    public override void OnUnmap(RunContext ctx, in UnmapCall call)
+    {
+        var section = ctx.Section;
+        var match = Match(call, section);
+        string culprit = section?.Key ?? match?.SectionKey ?? "(deferred unmap)";
+        var role = section?.Mr.Role ?? match?.Role ?? RegionRole.GuestRam;
+
+        var foreign = new List<Request>();
+        foreach (var area in call.Removed)
+        {
+            if (_areaOwner.Remove(area.Iova, out var owner) && owner.SectionKey != (match?.SectionKey ?? culprit))
+                foreign.Add(owner);
+        }
+        if (match is not null) _requests.Remove(match);
+
+        UInt128 end = (UInt128)call.Iova + call.Length;
+        if (match is null)
+        {
+            string sig = $"{FindingKinds.AsymmetricUnmap}:never-mapped:{role.Name()}";
+            if (ctx.Seen(sig)) return;
+            ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                $"{culprit} unmapped [0x{call.Iova:x}, 0x{end:x}) that it never mapped",
+                $"region_del of {culprit} issued IOMMU_IOAS_UNMAP for a range its region_add never asked to map " +
+                "(a section skipped on add but not on del). QEMU's iommufd backend treats ENOENT as success, so nothing " +
+                "in QEMU's log shows it; only `-trace iommufd_backend_unmap_dma_non_exist` does.",
+                Effect(call, foreign)));
+        }
+        else if (foreign.Count > 0)
+        {
+            string sig = $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{role.Name()}";
+            if (ctx.Seen(sig)) return;
+            ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                $"{culprit} unmapped [0x{call.Iova:x}, 0x{end:x}) and removed a mapping of {foreign[0].SectionKey}",
+                "An unmap for one section removed the IOVA translation another live section relies on; the device's next " +
+                "DMA or ATS translation there faults.",
+                Effect(call, foreign)));
+        }
+    }
+
+    public override void AtTeardown(RunContext ctx)
+    {
+        var left = ctx.Ioas.AreasIn(0, (UInt128)ulong.MaxValue + 1);
+        if (left.Count == 0) return;
+        var owner = _areaOwner.GetValueOrDefault(left[0].Iova);
+        string sig = $"{FindingKinds.AsymmetricUnmap}:leaked-mapping:{(owner?.Role ?? RegionRole.GuestRam).Name()}";
+        ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+            $"{left.Count} mapping(s) left in the IOAS after every section was deleted, first [0x{left[0].Iova:x}, 0x{left[0].End:x}) of {owner?.SectionKey ?? "unknown"}",
+            "memory_listener_unregister deletes every section; a mapping that survives it pins memory (or a BAR) for the life of the IOAS " +
+            "and answers DMA to a range the guest no longer owns.",
+            "leaked: the IOAS still translates memory no section covers"));
+    }
+
+    /// <summary>The outstanding request this unmap answers: same range, and the same section
+    /// when the unmap runs inside region_del (a deferred unmap has no section).</summary>
+    Request? Match(in UnmapCall call, Section? section)
+    {
+        foreach (var r in _requests)
+            if (r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SectionKey == section.Value.Key))
+                return r;
+        return null;
+    }
+
+    static string Effect(in UnmapCall call, List<Request> foreign) => call.Removed.Count == 0
+        ? $"harmless at that moment: nothing was mapped there, the kernel answered {call.Result} and QEMU counted it as success"
+        : foreign.Count > 0
+            ? $"destructive: it removed {foreign.Count} mapping(s) made for {string.Join(", ", foreign.Select(f => f.SectionKey).Distinct())}"
+            : $"it removed {call.Removed.Count} mapping(s) with no owner the oracle knows";
+
+    static bool Overlaps(Request r, ulong iova, UInt128 end) => r.Iova < end && iova < (UInt128)r.Iova + r.Length;
+}

@@ -1,0 +1,52 @@
+using VfioFuzz.Machine;
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Oracles;
+
+/// <summary>
+/// After every transaction, every live section the profile says must be translatable (guest
+/// RAM; ATS-reachable device memory such as the NVLink aperture or a CXL DPA) must be in the
+/// IOAS, over the part any listener could map (host-page trimmed, IOMMU-page aligned). And a
+/// device's ATS access to a GPA the IOAS cannot translate is the fault-replay livelock it
+/// causes: the GPU faults, UVM replays, nothing changed, it faults again, with no host log.
+/// </summary>
+public sealed class MissingStage2Oracle : Oracle
+{
+    public override void AfterCommit(RunContext ctx)
+    {
+        var geometry = ctx.Profile.Geometry;
+        foreach (var s in ctx.World.View.Sections)
+        {
+            if (!ctx.Profile.RequiresStage2(s.Mr.Role)) continue;
+            if (!geometry.TryMappableRange(s, out ulong iova, out ulong length)) continue;
+            if (ctx.Covered(iova, length)) continue;
+            string sig = $"{FindingKinds.MissingStage2}:{s.Mr.Role.Name()}";
+            if (ctx.Seen(sig)) continue;
+            ctx.Report(new Finding(FindingKinds.MissingStage2, sig, ctx.Step,
+                $"{s.Key} is live but [0x{iova:x}, 0x{(UInt128)iova + length:x}) is not in the IOAS",
+                $"On {ctx.Profile.Name}, {s.Mr.Role.Name()} must be translatable by the SMMU's Stage-2 (the IOAS): " +
+                "a device that reaches it (directly or after UVM migrates a page there) gets no translation.",
+                "any ATS translation there faults; see the ats-fault-livelock finding when the program makes one"));
+        }
+    }
+
+    public override void OnAtsAccess(RunContext ctx, PciDevice device, ulong gpa)
+    {
+        var found = ctx.World.View.Find(gpa);
+        // No RAM there: the guest itself has no memory at that GPA; the fault is the guest's
+        // bug and unrecoverable, not a livelock.
+        if (found is not { } s || !s.Mr.IsRam) return;
+        if (!ctx.Profile.Geometry.TryMappableRange(s, out ulong iova, out ulong length)) return;
+        if (gpa < iova || gpa - iova >= length) return;
+        ulong page = gpa & ~(ctx.Profile.IommuPageSize - 1);
+        if (ctx.Covered(page, ctx.Profile.IommuPageSize)) return;
+        string sig = $"{FindingKinds.MissingStage2}:ats-fault-livelock:{s.Mr.Role.Name()}";
+        if (ctx.Seen(sig)) return;
+        ctx.Report(new Finding(FindingKinds.MissingStage2, sig, ctx.Step,
+            $"{device.Id} ATS translation of 0x{gpa:x} ({s.Key}) faults: no Stage-2 entry",
+            "The device asks the SMMU to translate a GPA that is live guest memory but absent from the IOAS. The GPU takes a " +
+            "replayable fault, the driver services it (nothing to fix: the page is resident), replays, and faults again: the " +
+            "IOAS never changes, so the loop never progresses. Seen as a hang, then Xid 31 MMU Fault FAULT_PTE on cancel.",
+            "livelock: the guest hangs with no host log"));
+    }
+}

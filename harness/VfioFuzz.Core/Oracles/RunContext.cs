@@ -1,0 +1,45 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Memory;
+using VfioFuzz.Machine;
+
+namespace VfioFuzz.Oracles;
+
+/// <summary>
+/// Where a run is, for the oracles: the World, the IOAS, the step, and the listener callback
+/// in progress (the section whose region_add/region_del is running, or none, as for an
+/// unmap a patch deferred to later).
+/// </summary>
+public sealed class RunContext(World world, IIoas ioas)
+{
+    readonly List<Finding> _findings = [];
+    readonly HashSet<string> _signatures = [];
+
+    public World World { get; } = world;
+    public IIoas Ioas { get; } = ioas;
+    public Profile Profile => World.Profile;
+    public int Step { get; set; }
+    public Section? Section { get; set; }
+
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    /// <summary>Whether an oracle already reported this signature in this run: the first
+    /// occurrence is the one kept, so callers skip building the text of a repeat.</summary>
+    public bool Seen(string signature) => _signatures.Contains(signature);
+
+    public void Report(Finding finding)
+    {
+        if (_signatures.Add(finding.Signature)) _findings.Add(finding);
+    }
+
+    /// <summary>Whether the IOAS has areas covering all of [iova, iova+length) without a gap.</summary>
+    public bool Covered(ulong iova, ulong length)
+    {
+        UInt128 cursor = iova, end = (UInt128)iova + length;
+        foreach (var a in Ioas.AreasIn(iova, end))
+        {
+            if (a.Iova > cursor) return false;
+            cursor = UInt128.Max(cursor, a.End);
+        }
+        return cursor >= end;
+    }
+}

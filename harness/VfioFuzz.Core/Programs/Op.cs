@@ -1,0 +1,36 @@
+namespace VfioFuzz.Programs;
+
+/// <summary>
+/// One step of the fuzzed language: something a guest, firmware or QEMU itself does that
+/// changes the memory topology or device state. Ops are plain values naming concrete
+/// devices, regions and addresses, so a reproducer reads like what happened.
+/// </summary>
+public abstract record Op
+{
+    /// <summary>The op's name in YAML and traces.</summary>
+    public abstract string Name { get; }
+}
+
+/// <summary>Plug a pool region (pc-dimm, ROM) into system memory at a GPA.</summary>
+public sealed record MapRegion(string Region, ulong Gpa) : Op { public override string Name => "map-region"; }
+
+/// <summary>Unplug a pool region.</summary>
+public sealed record UnmapRegion(string Region) : Op { public override string Name => "unmap-region"; }
+
+/// <summary>A guest config write of PCI COMMAND.MEM.</summary>
+public sealed record SetCommandMem(string Device, bool On) : Op { public override string Name => "command-mem"; }
+
+/// <summary>A guest config write of a BAR address (naturally aligned to the BAR size).</summary>
+public sealed record MoveBar(string Device, int Bar, ulong Gpa) : Op { public override string Name => "move-bar"; }
+
+/// <summary>Machine reset: every device is reset and PCI core clears COMMAND and the BARs.</summary>
+public sealed record SystemReset : Op { public override string Name => "system-reset"; }
+
+/// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM, then the device resets and initializes.</summary>
+public sealed record DeviceReset(string Device) : Op { public override string Name => "device-reset"; }
+
+/// <summary>The device finished its post-reset initialization and answers invalidations again.</summary>
+public sealed record DeviceInitDone(string Device) : Op { public override string Name => "device-init-done"; }
+
+/// <summary>The device translates a GPA through ATS (a UVM migration, a doorbell, a DMA).</summary>
+public sealed record AtsAccess(string Device, ulong Gpa) : Op { public override string Name => "ats-access"; }

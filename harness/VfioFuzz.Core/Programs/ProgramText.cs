@@ -1,0 +1,17 @@
+namespace VfioFuzz.Programs;
+
+/// <summary>One-line descriptions of ops for traces and progress output.</summary>
+public static class ProgramText
+{
+    public static string Describe(Op op) => op switch
+    {
+        MapRegion m => $"map-region {m.Region} at 0x{m.Gpa:x}",
+        UnmapRegion u => $"unmap-region {u.Region}",
+        SetCommandMem c => $"command-mem {c.Device} {(c.On ? "on" : "off")}",
+        MoveBar b => $"move-bar {b.Device} BAR{b.Bar} to 0x{b.Gpa:x}",
+        DeviceReset r => $"device-reset {r.Device}",
+        DeviceInitDone i => $"device-init-done {i.Device}",
+        AtsAccess a => $"ats-access {a.Device} 0x{a.Gpa:x}",
+        _ => op.Name,
+    };
+}

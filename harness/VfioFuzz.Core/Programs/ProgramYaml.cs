@@ -1,0 +1,83 @@
+using System.Collections.Immutable;
+using VfioFuzz.Yaml;
+using YamlDotNet.RepresentationModel;
+
+namespace VfioFuzz.Programs;
+
+/// <summary>
+/// The readable YAML form of a program: a list whose items are `op-name` (no arguments) or
+/// `op-name: {arg: value, ...}`. Addresses are written in hex. Reading it back gives an equal
+/// program; every mistake is reported with the file and line.
+/// </summary>
+public static class ProgramYaml
+{
+    public static YamlSequenceNode ToYaml(FuzzProgram program)
+    {
+        var seq = new YamlSequenceNode();
+        foreach (var op in program.Ops) seq.Add(ToYaml(op));
+        return seq;
+    }
+
+    static YamlNode ToYaml(Op op)
+    {
+        var args = op switch
+        {
+            MapRegion m => Args(("region", m.Region), ("gpa", YamlFields.Hex(m.Gpa))),
+            UnmapRegion u => Args(("region", u.Region)),
+            SetCommandMem c => Args(("device", c.Device), ("on", c.On ? "true" : "false")),
+            MoveBar b => Args(("device", b.Device), ("bar", b.Bar.ToString()), ("gpa", YamlFields.Hex(b.Gpa))),
+            DeviceReset r => Args(("device", r.Device)),
+            DeviceInitDone i => Args(("device", i.Device)),
+            AtsAccess a => Args(("device", a.Device), ("gpa", YamlFields.Hex(a.Gpa))),
+            _ => null,
+        };
+        if (args is null) return new YamlScalarNode(op.Name);
+        return new YamlMappingNode { { op.Name, args } };
+    }
+
+    static YamlMappingNode Args(params (string Key, string Value)[] pairs)
+    {
+        var map = new YamlMappingNode { Style = YamlDotNet.Core.Events.MappingStyle.Flow };
+        foreach (var (k, v) in pairs) map.Add(k, v);
+        return map;
+    }
+
+    public static FuzzProgram FromYaml(YamlNode node, YamlFields f)
+    {
+        var ops = ImmutableArray.CreateBuilder<Op>();
+        foreach (var item in f.Sequence(node, "program").Children) ops.Add(OpFromYaml(item, f));
+        return new FuzzProgram(ops.ToImmutable());
+    }
+
+    static Op OpFromYaml(YamlNode item, YamlFields f)
+    {
+        if (item is YamlScalarNode { Value: "system-reset" }) return new SystemReset();
+        if (item is not YamlMappingNode { Children.Count: 1 } map)
+            throw f.Error(item, "each op must be `name` or `name: {args}`");
+        var (keyNode, argsNode) = map.Children.First();
+        string name = f.Scalar(keyNode, "op name");
+        var args = f.Mapping(argsNode, $"arguments of {name}");
+        string what = $"op {name}";
+        Op op = name switch
+        {
+            "map-region" => new MapRegion(f.String(args, "region", what), f.UInt64(args, "gpa", what)),
+            "unmap-region" => new UnmapRegion(f.String(args, "region", what)),
+            "command-mem" => new SetCommandMem(f.String(args, "device", what), f.Bool(args, "on", what)),
+            "move-bar" => new MoveBar(f.String(args, "device", what), f.Int32(args, "bar", what), f.UInt64(args, "gpa", what)),
+            "device-reset" => new DeviceReset(f.String(args, "device", what)),
+            "device-init-done" => new DeviceInitDone(f.String(args, "device", what)),
+            "ats-access" => new AtsAccess(f.String(args, "device", what), f.UInt64(args, "gpa", what)),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access)"),
+        };
+        f.OnlyKeys(args, what, op switch
+        {
+            MapRegion => ["region", "gpa"],
+            UnmapRegion => ["region"],
+            SetCommandMem => ["device", "on"],
+            MoveBar => ["device", "bar", "gpa"],
+            AtsAccess => ["device", "gpa"],
+            _ => ["device"],
+        });
+        return op;
+    }
+}

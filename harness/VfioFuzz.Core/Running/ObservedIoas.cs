@@ -1,0 +1,46 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Oracles;
+
+namespace VfioFuzz.Running;
+
+/// <summary>Puts the oracles between the listener and the IOAS: every call is passed through
+/// unchanged and then shown to each oracle with its answer and, for an unmap, what it removed.</summary>
+public sealed class ObservedIoas(IIoas inner, RunContext ctx, IReadOnlyList<Oracle> oracles) : IIoas
+{
+    public ulong IovaAlignment => inner.IovaAlignment;
+
+    public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
+    {
+        var result = inner.Map(iova, length, userVa, flags);
+        var call = new MapCall(iova, length, File: false, flags, result);
+        foreach (var o in oracles) o.OnMap(ctx, call);
+        return result;
+    }
+
+    public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags)
+    {
+        var result = inner.MapFile(iova, length, fd, start, flags);
+        var call = new MapCall(iova, length, File: true, flags, result);
+        foreach (var o in oracles) o.OnMap(ctx, call);
+        return result;
+    }
+
+    public Errno Unmap(ulong iova, ref ulong length)
+    {
+        ulong requested = length;
+        UInt128 end = iova == 0 && length == ulong.MaxValue ? (UInt128)ulong.MaxValue + 1 : (UInt128)iova + length;
+        var before = inner.AreasIn(iova, end);
+        var result = inner.Unmap(iova, ref length);
+        IReadOnlyList<IoasArea> removed = before;
+        if (before.Count > 0)
+        {
+            var after = inner.AreasIn(iova, end);
+            removed = after.Count == 0 ? before : before.Where(a => !after.Contains(a)).ToArray();
+        }
+        var call = new UnmapCall(iova, requested, result, removed);
+        foreach (var o in oracles) o.OnUnmap(ctx, call);
+        return result;
+    }
+
+    public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => inner.AreasIn(start, end);
+}

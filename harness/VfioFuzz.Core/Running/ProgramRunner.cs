@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Memory;
+using VfioFuzz.Oracles;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.Running;
+
+/// <summary>
+/// Runs one program against one target: boots the World, registers the listener (the
+/// initial replay of the view), applies each op and delivers every transaction to the
+/// listener exactly as memory_region_transaction_commit would (begin, region_del in address
+/// order, region_add in address order, commit), then unregisters it (teardown deletes every
+/// section). The oracles watch throughout. A ProgramException means the program is not
+/// legal and propagates; anything the target throws is a crash finding.
+/// </summary>
+public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTarget, RunOptions? options = null)
+{
+    readonly RunOptions _options = options ?? RunOptions.Default;
+
+    public RunResult Run(FuzzProgram program)
+    {
+        var world = new World(profile);
+        var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
+        var oracles = Oracle.CreateAll();
+        var baseIoas = _options.CreateIoas(profile, world.Host);
+        var ctx = new RunContext(world, baseIoas);
+        var ioas = new ObservedIoas(baseIoas, ctx, oracles);
+        var target = createTarget();
+        var driver = new ListenerDriver(target, ctx, oracles, trace);
+        var clock = Stopwatch.StartNew();
+
+        if (!driver.Guard(() =>
+            {
+                target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace));
+                driver.Transaction(FlatView.Empty, world.View);
+                target.Initialized();
+            }))
+            return Result(ctx, trace, 0);
+
+        for (int i = 0; i < program.Ops.Length; i++)
+        {
+            var op = program.Ops[i];
+            ctx.Step = i + 1;
+            if (trace.Enabled) trace.Note($"step {ctx.Step}: {ProgramText.Describe(op)}");
+            if (!driver.Guard(() => world.Apply(op, driver))) return Result(ctx, trace, ctx.Step);
+            if (clock.Elapsed > _options.WatchdogOrDefault)
+            {
+                ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:watchdog", ctx.Step,
+                    $"program exceeded its {_options.WatchdogOrDefault.TotalSeconds:0.#} s budget at step {ctx.Step}",
+                    "The listener (or a backend call) took longer than the per-program watchdog allows: a stuck call or a loop.",
+                    "hang"));
+                return Result(ctx, trace, ctx.Step);
+            }
+        }
+
+        ctx.Step = program.Ops.Length + 1;
+        if (trace.Enabled) trace.Note($"step {ctx.Step}: teardown (memory_listener_unregister)");
+        // Teardown happens after the devices are detached: no ATS device is left to invalidate.
+        if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty)))
+            foreach (var o in oracles) o.AtTeardown(ctx);
+        return Result(ctx, trace, ctx.Step);
+    }
+
+    static RunResult Result(RunContext ctx, TraceLog trace, int steps) => new(ctx.Findings, trace.Lines, steps);
+
+    /// <summary>Turns World events into listener callbacks and oracle hooks.</summary>
+    sealed class ListenerDriver(ListenerTarget target, RunContext ctx, Oracle[] oracles, TraceLog trace) : IWorldEvents
+    {
+        public void Transaction(FlatView before, FlatView after)
+        {
+            var kept = new HashSet<Section>(after.Sections);
+            var old = new HashSet<Section>(before.Sections);
+            target.Begin();
+            foreach (var s in before.Sections)
+                if (!kept.Contains(s)) Call(s, add: false);
+            foreach (var s in after.Sections)
+                if (!old.Contains(s)) Call(s, add: true);
+            target.Commit();
+            foreach (var o in oracles) o.AfterCommit(ctx);
+        }
+
+        void Call(Section s, bool add)
+        {
+            ctx.Section = s;
+            try
+            {
+                if (add) target.RegionAdd(s);
+                else target.RegionDel(s);
+            }
+            finally { ctx.Section = null; }
+        }
+
+        public void DeviceStateChanged(PciDevice device)
+        {
+            if (trace.Enabled) trace.Note($"{device.Id} is {device.State.Name()}");
+            target.DeviceStateChanged(device);
+        }
+
+        public void AtsAccess(PciDevice device, ulong gpa)
+        {
+            foreach (var o in oracles) o.OnAtsAccess(ctx, device, gpa);
+        }
+
+        /// <summary>Runs a step; a target exception becomes a crash finding and ends the run.</summary>
+        public bool Guard(Action step)
+        {
+            try
+            {
+                step();
+                return true;
+            }
+            catch (ProgramException) { throw; }
+            catch (QemuAbortException e)
+            {
+                ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:qemu-abort", ctx.Step,
+                    $"QEMU aborted: {e.Message}",
+                    "The listener hit a fatal path (hw_error after a failed RAM mapping, or a failed initial replay): the VM is gone.",
+                    "fatal: QEMU exits"));
+            }
+            catch (Exception e)
+            {
+                ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:{e.GetType().Name}", ctx.Step,
+                    $"the target threw {e.GetType().Name}: {e.Message}",
+                    $"The listener model itself failed, which is a bug in the target file: {e.StackTrace?.Split('\n').FirstOrDefault()?.Trim()}",
+                    "the run stopped"));
+            }
+            return false;
+        }
+    }
+}

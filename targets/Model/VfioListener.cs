@@ -1,0 +1,149 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Targets.Model;
+
+/// <summary>
+/// Upstream QEMU 11.0's vfio_memory_listener (hw/vfio/listener.c) for plain RAM and
+/// ram_device sections over an iommufd container, modelled from the behaviour described in
+/// shared/design/qemu-listener.md §1-§3 (no QEMU code). Method names follow the C functions.
+/// Patch targets override the small hooks that mark where a patch changes a decision.
+/// </summary>
+public abstract class VfioListener : ListenerTarget
+{
+    IommufdContainer? _container;
+    bool _initialized;
+    bool _ramDeviceWarned;
+    string? _initError;
+
+    protected IommufdContainer Container => _container ?? throw new InvalidOperationException("listener not registered");
+
+    /// <summary>pgsizes for iommufd: out_iova_alignment of IOMMU_IOAS_IOVA_RANGES.</summary>
+    HostPageGeometry Geometry => new(Env.HostPageSize, Env.Ioas.IovaAlignment);
+
+    public override void Register(ListenerEnvironment env)
+    {
+        base.Register(env);
+        _container = CreateContainer(env);
+    }
+
+    /// <summary>The container.c behaviour this target runs on; patches to container.c override it.</summary>
+    protected virtual IommufdContainer CreateContainer(ListenerEnvironment env) => new(env);
+
+    public override void Initialized()
+    {
+        // vfio_listener_register fails when the initial replay stored an error.
+        if (_initError is not null)
+            throw new QemuAbortException($"memory listener initialization failed: {_initError}");
+        _initialized = true;
+    }
+
+    /// <summary>vfio_listener_valid_section: the checks shared by add and del.</summary>
+    protected bool ValidSection(in Section s, string caller)
+    {
+        if (!s.Mr.IsRam || (s.Gpa >> 63) != 0)
+        {
+            if (Env.Trace.Enabled)
+                Env.Trace.Emit("vfio_listener_region_skip", $"SKIPPING {caller} 0x{s.Gpa:x} - 0x{s.End - 1:x}");
+            return false;
+        }
+        if (!Geometry.PhaseMatches(s))
+        {
+            Env.Trace.Stderr($"vfio_listener_{caller} received unaligned region {s.Mr.Name} iova=0x{s.Gpa:x} " +
+                             $"offset_within_region=0x{s.OffsetInRegion:x} qemu_real_host_page_size=0x{Env.HostPageSize:x}");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>vfio_get_section_iova_range.</summary>
+    protected bool GetSectionIovaRange(in Section s, out ulong iova, out UInt128 llsize) =>
+        Geometry.TryIovaRange(s, out iova, out llsize);
+
+    public override void RegionAdd(in Section s)
+    {
+        if (!ValidSection(s, "region_add")) return;
+        if (!GetSectionIovaRange(s, out ulong iova, out var llsize))
+        {
+            if (s.Mr.IsRamDevice) TraceNoDmaMap(s, Env.HostPageSize);
+            return;
+        }
+        var backing = Env.Host[s.Mr];
+        ulong vaddr = backing.Va + s.OffsetInRegion + (iova - s.Gpa);
+        if (Env.Trace.Enabled)
+            Env.Trace.Emit("vfio_listener_region_add_ram", $"region_add [ram] 0x{iova:x} - 0x{(UInt128)iova + llsize - 1:x} [0x{vaddr:x}]");
+        if (s.Mr.IsRamDevice && !Geometry.IommuAligned(iova, llsize))
+        {
+            TraceNoDmaMap(s, Env.Ioas.IovaAlignment);
+            return;
+        }
+        if (SkipDmaMap(s, iova, llsize)) return;
+
+        int ret = Container.DmaMap(iova, (ulong)llsize, s.Mr, vaddr, s.ReadOnly);
+        if (ret == 0) return;
+        string err = $"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{(ulong)llsize:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})";
+        if (s.Mr.IsRamDevice)
+        {
+            // Device memory failures are tolerated: warn_report_err_once, no mapping, ref kept.
+            if (!_ramDeviceWarned)
+            {
+                Env.Trace.Stderr($"warning: {err}" + (s.Mr.Owner is not null ? $"\n{s.Mr.Owner}: PCI peer-to-peer transactions on BARs are not supported." : ""));
+                _ramDeviceWarned = true;
+            }
+            return;
+        }
+        Fail($"Region {s.Mr.Name}: {err}");
+    }
+
+    public override void RegionDel(in Section s)
+    {
+        if (!ValidSection(s, "region_del")) return;
+        if (!GetSectionIovaRange(s, out ulong iova, out var llsize)) return;
+        if (Env.Trace.Enabled)
+            Env.Trace.Emit("vfio_listener_region_del", $"region_del 0x{iova:x} - 0x{(UInt128)iova + llsize - 1:x}");
+        bool tryUnmap = true;
+        if (s.Mr.IsRamDevice)
+        {
+            // The exact mirror of region_add's alignment test: it cannot know whether the
+            // map succeeded, failed, or was skipped.
+            tryUnmap = Geometry.IommuAligned(iova, llsize);
+        }
+        if (tryUnmap && !SkipDmaUnmap(s)) DmaUnmap(s, iova, llsize);
+    }
+
+    /// <summary>The call at the end of region_del; errors are only reported.</summary>
+    protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize)
+    {
+        int ret = Container.DmaUnmap(iova, llsize);
+        if (ret != 0)
+            Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{llsize:x}) = {ret} ({(Errno)(-ret)})");
+    }
+
+    /// <summary>region_add, after the ram_device alignment test and before dma_map: where
+    /// the skip patches decide. Upstream 11.0 maps everything that got this far.</summary>
+    protected virtual bool SkipDmaMap(in Section s, ulong iova, UInt128 llsize) => false;
+
+    /// <summary>region_del, before dma_unmap. Upstream unmaps whatever passed the alignment test.</summary>
+    protected virtual bool SkipDmaUnmap(in Section s) => false;
+
+    protected void TraceNoDmaMap(in Section s, ulong pageSize)
+    {
+        if (Env.Trace.Enabled)
+            Env.Trace.Emit("vfio_listener_region_add_no_dma_map",
+                $"Region \"{s.Mr.Name}\" 0x{s.Gpa:x} size=0x{s.Size:x} is not aligned to 0x{pageSize:x} and cannot be mapped for DMA");
+    }
+
+    /// <summary>The fail: label: before initialization keep the first error; after it,
+    /// hw_error aborts QEMU.</summary>
+    void Fail(string error)
+    {
+        if (!_initialized)
+        {
+            _initError ??= error;
+            return;
+        }
+        Env.Trace.Stderr(error);
+        throw new QemuAbortException("vfio: DMA mapping failed, unable to continue");
+    }
+}

@@ -1,0 +1,25 @@
+using VfioFuzz.Listener;
+using VfioFuzz.Memory;
+using VfioFuzz.Targets.Model;
+
+namespace VfioFuzz.Targets;
+
+/// <summary>
+/// NVIDIA d814a45f "vfio/listener: Skip DMA mapping for VFIO-owned RAM-device regions": in the
+/// ram_device branch, after the alignment test, any section whose owner is a VFIO device is
+/// not mapped. Meant for CXL.mem mmaps, it also skips every BAR mmap, the NVLink aperture
+/// included; region_del is unchanged, so it still unmaps them.
+/// </summary>
+public sealed class NvD814a45 : VfioListener
+{
+    public override TargetInfo Info { get; } = new(
+        "nv-d814a45", "nvidia_stable-11.0", ["d814a45f7639"],
+        "Skips dma_map for every VFIO-owned ram_device section; region_del unchanged.");
+
+    protected override bool SkipDmaMap(in Section s, ulong iova, UInt128 llsize)
+    {
+        if (!s.Mr.IsRamDevice || Env.Device(s.Mr.Owner) is null) return false;
+        TraceNoDmaMap(s, Env.Ioas.IovaAlignment);
+        return true;
+    }
+}
