@@ -24,7 +24,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
         var request = new Request(call.Iova, call.Length, ctx.Section?.Key ?? "(no section)", ctx.Section?.Mr.Role ?? RegionRole.GuestRam);
         foreach (var held in _requests)
         {
-            if (held.SectionKey == request.SectionKey || !Overlaps(held, call.Iova, call.End)) continue;
+            if (!Overlaps(held, call.Iova, call.End)) continue;
             string sig = $"{FindingKinds.AsymmetricUnmap}:double-map:{request.Role.Name()}";
             if (!ctx.Seen(sig))
                 ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,

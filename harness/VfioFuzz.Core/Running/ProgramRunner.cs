@@ -58,7 +58,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         ctx.Step = program.Ops.Length + 1;
         if (trace.Enabled) trace.Note($"step {ctx.Step}: teardown (memory_listener_unregister)");
         // Teardown happens after the devices are detached: no ATS device is left to invalidate.
-        if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty)))
+        if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty, afterCommit: false)))
             foreach (var o in oracles) o.AtTeardown(ctx);
         return Result(ctx, trace, ctx.Step);
     }
@@ -68,7 +68,11 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
     /// <summary>Turns World events into listener callbacks and oracle hooks.</summary>
     sealed class ListenerDriver(ListenerTarget target, RunContext ctx, Oracle[] oracles, TraceLog trace) : IWorldEvents
     {
-        public void Transaction(FlatView before, FlatView after)
+        public void Transaction(FlatView before, FlatView after) => Transaction(before, after, afterCommit: true);
+
+        /// <summary>At teardown the World still holds its view while the listener deletes it
+        /// all: the per-commit checks do not apply there.</summary>
+        public void Transaction(FlatView before, FlatView after, bool afterCommit)
         {
             var kept = new HashSet<Section>(after.Sections);
             var old = new HashSet<Section>(before.Sections);
@@ -78,6 +82,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             foreach (var s in after.Sections)
                 if (!old.Contains(s)) Call(s, add: true);
             target.Commit();
+            if (!afterCommit) return;
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
@@ -96,6 +101,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         {
             if (trace.Enabled) trace.Note($"{device.Id} is {device.State.Name()}");
             target.DeviceStateChanged(device);
+            // A patch may act on a state change (flush deferred unmaps): re-check the IOAS.
+            foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
         public void AtsAccess(PciDevice device, ulong gpa)

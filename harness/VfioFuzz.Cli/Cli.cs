@@ -1,0 +1,24 @@
+using System.Reflection;
+using VfioFuzz.Listener;
+using VfioFuzz.Targets;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>What every command shares: the target catalog and the exit codes.</summary>
+static class Cli
+{
+    public const int Ok = 0;
+    public const int Findings = 1;
+    public const int InputError = 2;
+
+    public static TargetCatalog Catalog { get; } = new(typeof(Qemu110).Assembly);
+
+    /// <summary>Prints a one-line error to stderr and returns the input-error exit code.</summary>
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"vfio-fuzz: {message}");
+        return InputError;
+    }
+
+    public static string RunId(string command) => $"{command}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
+}

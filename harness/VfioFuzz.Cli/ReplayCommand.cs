@@ -1,0 +1,85 @@
+using System.CommandLine;
+using VfioFuzz.Corpus;
+using VfioFuzz.Reports;
+using VfioFuzz.Running;
+using VfioFuzz.Yaml;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>`replay`: every corpus entry on every target, a pass/fail matrix against each
+/// entry's expectations, one report per target.</summary>
+static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("paths") { Description = "corpus files or folders (default: corpus)", Arity = ArgumentArity.ZeroOrMore };
+        var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
+        var reports = new Option<string>("--reports") { Description = "where to write the YAML reports", DefaultValueFactory = _ => "reports" };
+        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations") { paths, target, reports };
+        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!));
+        return cmd;
+    }
+
+    static int Run(string[] paths, string targetSpec, string reportsDir)
+    {
+        IReadOnlyList<string> targetIds;
+        List<CorpusEntry> entries = [];
+        try
+        {
+            targetIds = Cli.Catalog.Select(targetSpec);
+            var known = Cli.Catalog.Targets.Select(t => t.Id).ToArray();
+            foreach (var file in paths.SelectMany(CorpusFile.Find))
+                entries.Add(CorpusFile.Load(file, known));
+        }
+        catch (Exception e) when (e is YamlFormatException or ArgumentException or FileNotFoundException)
+        {
+            return Cli.Fail(e.Message);
+        }
+        if (entries.Count == 0) return Cli.Fail($"no corpus entries (*.yaml) under {string.Join(", ", paths)}");
+
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true));
+        PrintMatrix(entries, targetIds, cells);
+
+        string runId = Cli.RunId("replay");
+        foreach (var info in Cli.Catalog.Targets.Where(t => targetIds.Contains(t.Id)))
+            ReportWriter.Write(reportsDir, runId, "replay", info, "sim", seed: null, cells.Where(c => c.Target.Id == info.Id));
+        Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
+        return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;
+    }
+
+    static void PrintMatrix(List<CorpusEntry> entries, IReadOnlyList<string> targetIds, IReadOnlyList<ReplayCell> cells)
+    {
+        int first = Math.Max(5, entries.Max(e => e.Id.Length)) + 2;
+        var widths = targetIds.Select(t => Math.Max(t.Length, 13) + 2).ToArray();
+        Console.Write("entry".PadRight(first));
+        for (int i = 0; i < targetIds.Count; i++) Console.Write(targetIds[i].PadRight(widths[i]));
+        Console.WriteLine();
+        foreach (var entry in entries)
+        {
+            Console.Write(entry.Id.PadRight(first));
+            for (int i = 0; i < targetIds.Count; i++)
+            {
+                var cell = cells.First(c => c.Entry == entry && c.Target.Id == targetIds[i]);
+                string mark = cell.AsExpected switch { true => "ok", false => "UNEXPECTED", null => "-" };
+                string verdict = cell.Result.Clean ? "pass" : $"{cell.Result.Findings.Count}F";
+                Console.Write($"{mark} {verdict}".PadRight(widths[i]));
+            }
+            Console.WriteLine();
+        }
+        Console.WriteLine("(ok/UNEXPECTED: against the entry's expectation; - not judged; pass = no findings, nF = n distinct findings)");
+        foreach (var cell in cells.Where(c => c.AsExpected == false))
+        {
+            Console.WriteLine($"UNEXPECTED {cell.Entry.Id} on {cell.Target.Id} ({cell.Entry.Path}):");
+            Console.WriteLine($"  expected: {Describe(cell.Entry.Expect[cell.Target.Id])}");
+            Console.WriteLine($"  got:      {Describe(cell.Result.Signatures)}");
+        }
+        int judged = cells.Count(c => c.AsExpected is not null), bad = cells.Count(c => c.AsExpected == false);
+        Console.WriteLine($"{judged - bad} as expected, {bad} unexpected, {cells.Count - judged} not judged ({entries.Count} entries x {targetIds.Count} targets)");
+    }
+
+    static string Describe(IEnumerable<string> signatures)
+    {
+        var list = signatures.Order(StringComparer.Ordinal).ToArray();
+        return list.Length == 0 ? "pass" : string.Join(", ", list);
+    }
+}

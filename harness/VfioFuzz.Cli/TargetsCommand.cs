@@ -1,0 +1,19 @@
+using System.CommandLine;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>`targets`: the listener models this build knows, with branch and patch SHAs.</summary>
+static class TargetsCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("targets", "List the listener targets (one per patch state)");
+        cmd.SetAction(_ =>
+        {
+            foreach (var t in Cli.Catalog.Targets)
+                Console.WriteLine($"{t.Id,-22} {t.Branch,-20} {string.Join(" ", t.Patches),-40} {t.Summary}");
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+}
