@@ -1,0 +1,37 @@
+using VfioFuzz.Listener;
+using VfioFuzz.Memory;
+using VfioFuzz.Targets.Model;
+
+namespace VfioFuzz.Tests;
+
+// Targets that break one rule each, to prove the oracle for that rule fires. They live in the
+// test assembly, so the catalog (which reads targets/) never offers them to users.
+
+/// <summary>Never unmaps: every mapping outlives its section.</summary>
+sealed class NeverUnmaps : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-never-unmaps", "test", [], "");
+    protected override bool SkipDmaUnmap(in Section s) => true;
+}
+
+/// <summary>Maps half a host page past the section start: a misaligned IOVA.</summary>
+sealed class MisalignedMap : ListenerTarget
+{
+    public override TargetInfo Info { get; } = new("test-misaligned", "test", [], "");
+
+    public override void RegionAdd(in Section s)
+    {
+        if (!s.Mr.IsRam || s.Mr.IsRamDevice) return;
+        Env.Ioas.Map(s.Gpa + 0x800, 0x1000, Env.Host[s.Mr].Va,
+            Iommufd.IoasMapFlags.FixedIova | Iommufd.IoasMapFlags.Readable);
+    }
+
+    public override void RegionDel(in Section s) { }
+}
+
+/// <summary>Throws on the first region_del, as a buggy model would.</summary>
+sealed class ThrowsOnDel : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-throws", "test", [], "");
+    public override void RegionDel(in Section s) => throw new InvalidOperationException("model bug");
+}

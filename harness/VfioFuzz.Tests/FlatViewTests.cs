@@ -1,0 +1,50 @@
+using VfioFuzz.Machine;
+using VfioFuzz.Memory;
+using VfioFuzz.Programs;
+using Xunit;
+
+namespace VfioFuzz.Tests;
+
+/// <summary>The World flattens the way QEMU's memory core does.</summary>
+public class FlatViewTests
+{
+    [Fact]
+    public void Msix_table_overlay_splits_the_bar_mmap_into_two_ram_device_sections()
+    {
+        var world = new World(Profile.VrCxlType2);
+        var bar0 = world.Devices[0].Bar(0);
+        var pieces = world.View.Sections.Where(s => ReferenceEquals(s.Mr, bar0.Mmap)).ToArray();
+        Assert.Equal(2, pieces.Length);
+        Assert.Equal((bar0.Address, 0x2000UL, 0UL), (pieces[0].Gpa, pieces[0].Size, pieces[0].OffsetInRegion));
+        Assert.Equal((bar0.Address + 0x3000, 0xd000UL, 0x3000UL), (pieces[1].Gpa, pieces[1].Size, pieces[1].OffsetInRegion));
+        Assert.Contains(world.View.Sections, s => s.Mr.Role == RegionRole.MsixTable && s.Gpa == bar0.Address + 0x2000);
+    }
+
+    [Fact]
+    public void Moving_a_bar_with_mem_on_is_a_delete_transaction_then_an_add_transaction()
+    {
+        var world = new World(Profile.VrCxlType2);
+        var events = new Recorder();
+        world.Apply(new MoveBar("cxl0", 2, 0x100_3000_0000UL), events);
+        Assert.Equal(2, events.Transactions.Count);
+        Assert.True(events.Transactions[0].Before.Sections.Count > events.Transactions[0].After.Sections.Count);
+        Assert.Contains(events.Transactions[1].After.Sections, s => s.Gpa == 0x100_3000_0000UL && s.Mr.Role == RegionRole.CxlDpa);
+    }
+
+    [Fact]
+    public void A_later_bar_covers_an_earlier_one_it_overlaps()
+    {
+        var world = new World(Profile.VrCxlType2);
+        // Move the DPA BAR over cxl0's BAR0 (at window 0, slot 1 = +64 KiB).
+        world.Apply(new MoveBar("cxl0", 2, World.BarWindowBase), IgnoreWorldEvents.Instance);
+        Assert.DoesNotContain(world.View.Sections, s => s.Mr.Role == RegionRole.BarMmap && s.Mr.Owner == "cxl0");
+    }
+
+    sealed class Recorder : IWorldEvents
+    {
+        public List<(FlatView Before, FlatView After)> Transactions { get; } = [];
+        public void Transaction(FlatView before, FlatView after) => Transactions.Add((before, after));
+        public void DeviceStateChanged(PciDevice device) { }
+        public void AtsAccess(PciDevice device, ulong gpa) { }
+    }
+}

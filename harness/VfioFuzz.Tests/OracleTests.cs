@@ -1,0 +1,135 @@
+using System.Collections.Immutable;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+using VfioFuzz.Running;
+using Xunit;
+
+namespace VfioFuzz.Tests;
+
+/// <summary>Each oracle fires on a minimal program against a target that breaks its rule,
+/// and stays quiet on a target that keeps it.</summary>
+public class OracleTests
+{
+    const ulong CxlDpa = 0x100_2000_0000UL;      // cxl0 BAR2 as firmware places it
+    const ulong NvlinkAperture = 0x102_0000_0000UL;
+
+    static RunResult Run(Profile profile, string targetId, params Op[] ops) =>
+        new ProgramRunner(profile, () => Repo.Catalog.Create(targetId)).Run(new FuzzProgram([.. ops]));
+
+    static RunResult Run(Profile profile, Func<ListenerTarget> target, params Op[] ops) =>
+        new ProgramRunner(profile, target).Run(new FuzzProgram([.. ops]));
+
+    [Fact]
+    public void Unmap_of_a_section_skipped_on_add_is_reported_as_asymmetric_and_harmless()
+    {
+        var result = Run(Profile.VrCxlType2, "nv-2e963ff+e227a6b", new SetCommandMem("cxl0", false));
+        var finding = Assert.Single(result.Findings, f => f.Signature == "asymmetric-unmap:never-mapped:cxl-dpa");
+        Assert.Equal(1, finding.Step);
+        Assert.StartsWith("harmless", finding.Effect);
+    }
+
+    [Fact]
+    public void The_review_fix_and_upstream_are_symmetric_on_the_same_program()
+    {
+        Assert.DoesNotContain(Run(Profile.VrCxlType2, "nv-2e963ff-fixed", new SetCommandMem("cxl0", false)).Findings,
+            f => f.Kind == "asymmetric-unmap");
+        Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", new SetCommandMem("cxl0", false)).Clean);
+    }
+
+    [Fact]
+    public void Mapping_left_after_every_section_is_gone_is_a_leak()
+    {
+        var result = Run(Profile.VrCxlType2, () => new NeverUnmaps());
+        var leak = Assert.Single(result.Findings, f => f.Signature.StartsWith("asymmetric-unmap:leaked-mapping"));
+        Assert.Equal(1, leak.Step);   // teardown of an empty program
+    }
+
+    [Fact]
+    public void Re_adding_over_a_deferred_unmap_is_a_double_map_and_loses_stage2()
+    {
+        var result = Run(Profile.VrCxlType2, "proposed-defer-unmap",
+            new DeviceReset("cxl0"), new SetCommandMem("cxl0", true),
+            new MoveBar("cxl0", 2, 0x100_3000_0000UL), new MoveBar("cxl0", 2, CxlDpa),
+            new DeviceInitDone("cxl0"));
+        Assert.Contains(result.Findings, f => f.Signature == "asymmetric-unmap:double-map:cxl-dpa" && f.Step == 4);
+        Assert.Contains(result.Findings, f => f.Signature == "missing-stage2:cxl-dpa" && f.Step == 5);
+    }
+
+    [Fact]
+    public void Skipped_nvlink_aperture_is_missing_from_stage2_and_an_ats_access_livelocks()
+    {
+        var result = Run(Profile.Gb200Nvlink, "nv-d814a45", new AtsAccess("gpu0", NvlinkAperture));
+        Assert.Contains(result.Findings, f => f.Signature == "missing-stage2:nvlink-aperture" && f.Step == 0);
+        Assert.Contains(result.Findings, f => f.Signature == "missing-stage2:ats-fault-livelock:nvlink-aperture" && f.Step == 1);
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new AtsAccess("gpu0", NvlinkAperture)).Clean);
+    }
+
+    [Fact]
+    public void Ats_access_to_a_gpa_with_no_memory_is_not_a_listener_finding() =>
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new AtsAccess("gpu0", 0x7000_0000_0000UL)).Clean);
+
+    [Fact]
+    public void Unmapping_cxl_dpa_while_the_device_initializes_times_out_unless_deferred()
+    {
+        Op[] ops = [new DeviceReset("cxl0"), new SetCommandMem("cxl0", true), new SetCommandMem("cxl0", false)];
+        var upstream = Run(Profile.VrCxlType2, "qemu-11.0", ops);
+        Assert.Equal("timeout:atc-inv:cxl-type2", Assert.Single(upstream.Findings).Signature);
+        Assert.Equal(3, upstream.Findings[0].Step);
+        Assert.True(Run(Profile.VrCxlType2, "proposed-defer-unmap", [.. ops, new DeviceInitDone("cxl0")]).Clean);
+    }
+
+    [Fact]
+    public void Unmapping_while_the_device_runs_sends_an_invalidation_it_answers() =>
+        Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", new SetCommandMem("cxl0", false), new SetCommandMem("cxl0", true)).Clean);
+
+    [Fact]
+    public void A_gpu_that_answers_invalidations_during_reset_does_not_time_out() =>
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0",
+            new DeviceReset("gpu0"), new SetCommandMem("gpu0", true), new SetCommandMem("gpu0", false)).Clean);
+
+    [Fact]
+    public void A_misaligned_map_is_an_unexpected_errno()
+    {
+        var result = Run(Profile.VrCxlType2, () => new MisalignedMap());
+        Assert.Contains(result.Findings, f => f.Signature == "unexpected-errno:map:EINVAL");
+    }
+
+    [Fact]
+    public void A_target_that_throws_is_a_crash_finding_and_the_run_stops()
+    {
+        var result = Run(Profile.VrCxlType2, () => new ThrowsOnDel(), new SetCommandMem("cxl0", false), new SetCommandMem("cxl0", true));
+        var crash = Assert.Single(result.Findings);
+        Assert.Equal("crash:InvalidOperationException", crash.Signature);
+        Assert.Equal(1, result.Steps);
+    }
+
+    [Fact]
+    public void A_failed_ram_map_at_runtime_aborts_qemu()
+    {
+        // Plug a DIMM over the reserved MSI window: the kernel refuses, and a RAM map failure
+        // after initialization is hw_error.
+        var result = Run(Profile.VrCxlType2, "qemu-11.0", new MapRegion("dimm1", 0x800_0000UL));
+        Assert.Contains(result.Findings, f => f.Signature == "crash:qemu-abort");
+        Assert.Contains(result.Findings, f => f.Signature == "unexpected-errno:map:EINVAL");
+    }
+
+    [Fact]
+    public void Trace_lines_use_qemus_trace_event_format()
+    {
+        var result = new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
+            .Run(new FuzzProgram([new SetCommandMem("cxl0", false)]));
+        Assert.Contains("vfio_listener_region_add_ram region_add [ram] 0x40000000 - 0xbfffffff [0x7f0000000000]", result.Trace);
+        Assert.Contains(result.Trace, l => l.StartsWith("iommufd_backend_map_file_dma  iommufd=3 ioas=1 iova=0x10020000000 size=0x10000000 fd=", StringComparison.Ordinal));
+        Assert.Contains("vfio_listener_region_del region_del 0x10020000000 - 0x1002fffffff", result.Trace);
+        Assert.Contains("iommufd_backend_unmap_dma  iommufd=3 ioas=1 iova=0x10020000000 size=0x10000000 (0)", result.Trace);
+    }
+
+    [Fact]
+    public void Every_target_is_discovered_with_its_id_and_branch()
+    {
+        var ids = Repo.Catalog.Targets.Select(t => t.Id).ToImmutableSortedSet();
+        Assert.Equal(["nv-2e963ff+e227a6b", "nv-2e963ff-fixed", "nv-cdf5e75", "nv-d814a45", "proposed-defer-unmap", "qemu-11.0"], ids);
+        Assert.All(Repo.Catalog.Targets.Where(t => t.Id.StartsWith("nv-")), t => Assert.Equal("nvidia_stable-11.0", t.Branch));
+    }
+}

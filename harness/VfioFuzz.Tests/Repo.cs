@@ -1,0 +1,25 @@
+using VfioFuzz.Listener;
+using VfioFuzz.Targets;
+
+namespace VfioFuzz.Tests;
+
+/// <summary>Where the repository is (tests run from bin/), the settings fuzz.runsettings
+/// passes in, and the target catalog.</summary>
+static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string Corpus => Path.Combine(Root, Environment.GetEnvironmentVariable("VFIO_FUZZ_CORPUS") ?? "corpus");
+
+    public static int PropertyIterations =>
+        int.TryParse(Environment.GetEnvironmentVariable("VFIO_FUZZ_PROPERTY_ITERATIONS"), out var n) ? n : 500;
+
+    public static TargetCatalog Catalog { get; } = new(typeof(Qemu110).Assembly);
+
+    static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "VfioFuzz.sln"))) return dir.FullName;
+        throw new InvalidOperationException("cannot find VfioFuzz.sln above the test binaries");
+    }
+}
