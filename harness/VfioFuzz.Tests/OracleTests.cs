@@ -115,6 +115,15 @@ public class OracleTests
     }
 
     [Fact]
+    public void A_program_past_its_watchdog_budget_is_a_timeout_and_stops()
+    {
+        var runner = new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Watchdog: TimeSpan.Zero));
+        var result = runner.Run(new FuzzProgram([new SetCommandMem("nic0", false), new SetCommandMem("nic0", true)]));
+        var finding = Assert.Single(result.Findings);
+        Assert.Equal(("timeout:watchdog", 1), (finding.Signature, finding.Step));
+    }
+
+    [Fact]
     public void Trace_lines_use_qemus_trace_event_format()
     {
         var result = new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
