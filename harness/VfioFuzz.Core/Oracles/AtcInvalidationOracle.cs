@@ -32,7 +32,7 @@ public sealed class AtcInvalidationOracle : Oracle
     public override void OnUnmap(RunContext ctx, in UnmapCall call)
     {
         // An unmap that removed nothing changes no page table and sends no invalidation.
-        if (call.Removed.Count == 0) return;
+        if (call.Removed.Count == 0 || ctx.DevicesDetached) return;
         foreach (var dev in ctx.World.Devices)
         {
             if (!dev.Spec.Ats || dev.State == DeviceState.Running || !ctx.Profile.AtcInvTimesOutDuringReset.Contains(dev.Spec.Kind)) continue;

@@ -20,6 +20,10 @@ public sealed class RunContext(World world, IIoas ioas)
     public int Step { get; set; }
     public Section? Section { get; set; }
 
+    /// <summary>Set for teardown: QEMU detaches every device before the last one's
+    /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
+    public bool DevicesDetached { get; set; }
+
     public IReadOnlyList<Finding> Findings => _findings;
 
     /// <summary>Whether an oracle already reported this signature in this run: the first

@@ -57,7 +57,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 
         ctx.Step = program.Ops.Length + 1;
         if (trace.Enabled) trace.Note($"step {ctx.Step}: teardown (memory_listener_unregister)");
-        // Teardown happens after the devices are detached: no ATS device is left to invalidate.
+        ctx.DevicesDetached = true;
         if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty, afterCommit: false)))
             foreach (var o in oracles) o.AtTeardown(ctx);
         return Result(ctx, trace, ctx.Step);
