@@ -5,6 +5,7 @@ using VfioFuzz.Cli;
 // unexpected results, 2 = usage or input errors.
 var root = new RootCommand("vfio-fuzz: a kernel-boundary fuzzing and regression harness for QEMU VFIO listener patches")
 {
+    FuzzCommand.Create(),
     ReplayCommand.Create(),
     RunCommand.Create(),
     TargetsCommand.Create(),

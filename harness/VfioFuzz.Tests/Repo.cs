@@ -14,6 +14,10 @@ static class Repo
     public static int PropertyIterations =>
         int.TryParse(Environment.GetEnvironmentVariable("VFIO_FUZZ_PROPERTY_ITERATIONS"), out var n) ? n : 500;
 
+    /// <summary>Programs per fuzz smoke campaign (runsettings VFIO_FUZZ_SMOKE_EXECS).</summary>
+    public static long SmokeExecs =>
+        long.TryParse(Environment.GetEnvironmentVariable("VFIO_FUZZ_SMOKE_EXECS"), out var n) ? n : 5000;
+
     public static TargetCatalog Catalog { get; } = new(typeof(Qemu110).Assembly);
 
     static string FindRoot()

@@ -1,0 +1,32 @@
+using VfioFuzz.Corpus;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+using VfioFuzz.Reports;
+
+namespace VfioFuzz.Fuzzing;
+
+/// <summary>
+/// Minimized reproducers, one file per target and signature:
+/// corpus/findings/&lt;target&gt;/&lt;signature with ':' as '--'&gt;.yaml. A signature that already has
+/// a file is known; a new one is written atomically, so a killed campaign never leaves a torn
+/// reproducer and a resumed one skips what it already saved.
+/// </summary>
+public sealed class FindingStore(string root)
+{
+    public string Root { get; } = root;
+
+    public string PathFor(string targetId, string signature) =>
+        Path.Combine(Root, targetId, signature.Replace(":", "--") + ".yaml");
+
+    public bool IsKnown(string targetId, string signature) => File.Exists(PathFor(targetId, signature));
+
+    public string Save(string targetId, string signature, Profile profile, FuzzProgram program,
+        IReadOnlyCollection<string> signaturesOnTarget, string description)
+    {
+        string path = PathFor(targetId, signature);
+        string text = CorpusFile.ToYaml($"{targetId}--{signature.Replace(":", "--")}", description, profile, program,
+            new Dictionary<string, IReadOnlyCollection<string>> { [targetId] = signaturesOnTarget });
+        AtomicFile.WriteAllText(path, text);
+        return path;
+    }
+}
