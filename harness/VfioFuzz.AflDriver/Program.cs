@@ -1,0 +1,57 @@
+using SharpFuzz;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+using VfioFuzz.Running;
+using VfioFuzz.Targets;
+
+// Usage: VfioFuzz.AflDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]
+// Each input is decoded (the decoder is total) and run; a finding whose signature is not
+// known is thrown so AFL++ saves the input under crashes/. Known = given on the command line,
+// or produced by the empty program (a boot-time finding would make every input crash).
+// The per-program watchdog is left to afl-fuzz -t (a hang).
+if (args.Length is < 3 or > 4)
+{
+    Console.Error.WriteLine("usage: VfioFuzz.AflDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]");
+    return 2;
+}
+var buffer = new byte[ProgramDecoder.MaxOps * 4];
+Harness? harness = null;
+
+Fuzzer.OutOfProcess.Run(stream =>
+{
+    // Instrumented code (Core, Targets) may only run once SharpFuzz has set up the coverage
+    // map inside Run, so the harness is built on the first input.
+    harness ??= new Harness(args);
+    int length = 0, read;
+    while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0) length += read;
+    harness.Execute(buffer.AsSpan(0, length));
+});
+return 0;
+
+sealed class Harness
+{
+    readonly Profile _profile;
+    readonly ProgramRunner _runner;
+    readonly HashSet<string> _known;
+
+    public Harness(string[] args)
+    {
+        var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+        string targetId = args[0];
+        catalog.Create(targetId);
+        _profile = Profile.Resolve(args[1], args[2]);
+        _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue));
+        _known = new HashSet<string>(args.Length == 4 ? args[3].Split(',', StringSplitOptions.RemoveEmptyEntries) : []);
+        _known.UnionWith(_runner.Run(FuzzProgram.Empty).Signatures);
+    }
+
+    public void Execute(ReadOnlySpan<byte> input)
+    {
+        foreach (var f in _runner.Run(ProgramDecoder.Decode(input, _profile)).Findings)
+            if (!_known.Contains(f.Signature)) throw new OracleFindingException(f.Signature);
+    }
+}
+
+/// <summary>What AFL++ sees as a crash: an oracle fired. The message is the signature.</summary>
+sealed class OracleFindingException(string signature) : Exception(signature);
