@@ -6,9 +6,6 @@ using VfioFuzz.Running;
 
 namespace VfioFuzz.Fuzzing;
 
-/// <summary>A finding a campaign saved (or recognised as already saved).</summary>
-public sealed record CampaignFinding(Finding Finding, bool Known, string ReproducerPath, FuzzProgram Minimized);
-
 /// <summary>
 /// The seeded in-process smoke mode: random byte strings from a seeded generator, decoded
 /// and run; every signature not yet in the store is minimized and saved. Deterministic for a
@@ -17,14 +14,15 @@ public sealed record CampaignFinding(Finding Finding, bool Known, string Reprodu
 /// </summary>
 public sealed class InProcessCampaign(Profile profile, string targetId, Func<Listener.ListenerTarget> createTarget, FindingStore store)
 {
-    public List<CampaignFinding> Findings { get; } = [];
+    Triage? _triage;
+
+    public IReadOnlyList<CampaignFinding> Findings => _triage?.Findings ?? [];
 
     public CampaignStats Run(ulong seed, TimeSpan budget, Action<CampaignStats>? progress, CancellationToken cancel, long maxExecs = long.MaxValue)
     {
         var runner = new ProgramRunner(profile, createTarget);
         var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
-        var seen = new HashSet<string>();
-        var byKind = new Dictionary<string, int>();
+        var triage = _triage = new Triage(profile, targetId, runner, store, "in-process");
         var clock = Stopwatch.StartNew();
         var nextReport = TimeSpan.FromSeconds(1);
         long execs = 0;
@@ -36,32 +34,15 @@ public sealed class InProcessCampaign(Profile profile, string targetId, Func<Lis
             var program = ProgramDecoder.Decode(bytes, profile);
             var result = runner.Run(program);
             execs++;
-            foreach (var f in result.Findings)
-            {
-                if (!seen.Add(f.Signature)) continue;
-                byKind[f.Kind] = byKind.GetValueOrDefault(f.Kind) + 1;
-                Findings.Add(Record(runner, program, f));
-            }
+            if (!result.Clean) triage.Consider(program, result);
             if (progress is not null && clock.Elapsed >= nextReport)
             {
-                progress(Stats(execs, clock.Elapsed, budget, byKind));
+                progress(Stats(execs, clock.Elapsed, budget));
                 nextReport = clock.Elapsed + TimeSpan.FromSeconds(1);
             }
         }
-        return Stats(execs, clock.Elapsed, budget, byKind);
+        return Stats(execs, clock.Elapsed, budget);
     }
 
-    CampaignFinding Record(ProgramRunner runner, FuzzProgram program, Finding f)
-    {
-        string path = store.PathFor(targetId, f.Signature);
-        if (store.IsKnown(targetId, f.Signature)) return new CampaignFinding(f, Known: true, path, program);
-        var minimized = new Minimizer(runner).Minimize(program, f.Signature);
-        var signatures = runner.Run(minimized).Signatures.ToArray();
-        store.Save(targetId, f.Signature, profile, minimized, signatures,
-            $"Found by the in-process fuzzer on {targetId} ({profile.Name}, kernel {Profile.KernelName(profile.Kernel)}), minimized from {program.Ops.Length} to {minimized.Ops.Length} ops.\n{f.Summary}\n{f.Explanation}");
-        return new CampaignFinding(f, Known: false, path, minimized);
-    }
-
-    CampaignStats Stats(long execs, TimeSpan elapsed, TimeSpan budget, Dictionary<string, int> byKind) =>
-        new(targetId, execs, elapsed, budget, Findings.Count(f => !f.Known), Findings.Count(f => f.Known), new Dictionary<string, int>(byKind));
+    CampaignStats Stats(long execs, TimeSpan elapsed, TimeSpan budget) => CampaignStats.Of(targetId, execs, elapsed, budget, Findings);
 }

@@ -1,0 +1,46 @@
+using VfioFuzz.Machine;
+using VfioFuzz.Oracles;
+using VfioFuzz.Programs;
+using VfioFuzz.Running;
+
+namespace VfioFuzz.Fuzzing;
+
+/// <summary>A finding a campaign saved (or recognised as already saved).</summary>
+public sealed record CampaignFinding(Finding Finding, bool Known, string ReproducerPath, FuzzProgram Minimized);
+
+/// <summary>
+/// What every engine does with a program that made an oracle fire: a signature already in the
+/// store is known; a new one is minimized (keeping the signature) and saved with the exact
+/// set of signatures the minimized program produces on the target, so it replays as expected.
+/// </summary>
+public sealed class Triage(Profile profile, string targetId, ProgramRunner runner, FindingStore store, string engine)
+{
+    readonly HashSet<string> _seen = [];
+
+    public List<CampaignFinding> Findings { get; } = [];
+
+    /// <summary>Runs a program and records each signature seen for the first time in this campaign.</summary>
+    public void Consider(FuzzProgram program)
+    {
+        foreach (var f in runner.Run(program).Findings)
+            if (_seen.Add(f.Signature)) Findings.Add(Record(program, f));
+    }
+
+    /// <summary>Records a finding the caller already has the result for (saves a re-run).</summary>
+    public void Consider(FuzzProgram program, RunResult result)
+    {
+        foreach (var f in result.Findings)
+            if (_seen.Add(f.Signature)) Findings.Add(Record(program, f));
+    }
+
+    CampaignFinding Record(FuzzProgram program, Finding f)
+    {
+        string path = store.PathFor(targetId, f.Signature);
+        if (store.IsKnown(targetId, f.Signature)) return new CampaignFinding(f, Known: true, path, program);
+        var minimized = new Minimizer(runner).Minimize(program, f.Signature);
+        var signatures = runner.Run(minimized).Signatures.ToArray();
+        store.Save(targetId, f.Signature, profile, minimized, signatures,
+            $"Found by the {engine} engine on {targetId} ({profile.Name}, kernel {Profile.KernelName(profile.Kernel)}), minimized from {program.Ops.Length} to {minimized.Ops.Length} ops.\n{f.Summary}\n{f.Explanation}");
+        return new CampaignFinding(f, Known: false, path, minimized);
+    }
+}
