@@ -89,15 +89,18 @@ sealed class AflEngine(string repoRoot)
             triage.Consider(ProgramDecoder.Decode(File.ReadAllBytes(file), profile));
     }
 
-    /// <summary>The numbers from AFL++'s fuzzer_stats that a progress line needs.</summary>
+    /// <summary>The progress numbers: corpus and crashes counted live from AFL++'s folders;
+    /// execs from fuzzer_stats, which AFL++ rewrites only every minute.</summary>
     static string Stats(string outDir)
     {
+        string Count(string sub) => Directory.Exists(Path.Combine(outDir, "default", sub))
+            ? Directory.GetFiles(Path.Combine(outDir, "default", sub), "id:*").Length.ToString() : "0";
         string path = Path.Combine(outDir, "default", "fuzzer_stats");
-        if (!File.Exists(path)) return "starting";
-        var stats = File.ReadAllLines(path).Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0].Trim(), p => p[1].Trim());
+        var stats = File.Exists(path)
+            ? File.ReadAllLines(path).Select(l => l.Split(':', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0].Trim(), p => p[1].Trim())
+            : [];
         string Get(string k) => stats.GetValueOrDefault(k, "?");
-        return $"#{Get("execs_done")} exec/s: {Get("execs_per_sec")} corpus: {Get("corpus_count")} cov: {Get("bitmap_cvg")} crashes: {Get("saved_crashes")} hangs: {Get("saved_hangs")}";
+        return $"#{Get("execs_done")} exec/s: {Get("execs_per_sec")} (stats every 60s) corpus: {Count("queue")} crashes: {Count("crashes")} hangs: {Count("hangs")}";
     }
 
     /// <summary>Seeds are bug-free programs only (the acceptance test: find bugs from nothing):
