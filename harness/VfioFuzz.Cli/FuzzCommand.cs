@@ -91,19 +91,17 @@ static class FuzzCommand
     static IReadOnlyList<CampaignFinding> RunInProcess(Profile profile, string id, FindingStore store, ulong seed, TimeSpan budget,
         bool interactive, CancellationToken cancel)
     {
+        var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store);
+        var last = DateTime.MinValue;
+        var stats = campaign.Run(seed, budget, s =>
         {
-            var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store);
-            var last = DateTime.MinValue;
-            var stats = campaign.Run(seed, budget, s =>
-            {
-                // A terminal gets one live line; a log gets a line every 5 seconds.
-                if (interactive) Console.Write($"\r{s.Line()}   ");
-                else if (DateTime.UtcNow - last >= TimeSpan.FromSeconds(5)) { Console.WriteLine(s.Line()); last = DateTime.UtcNow; }
-            }, cancel);
-            if (interactive) Console.Write("\r");
-            Console.WriteLine(stats.Line());
-            return campaign.Findings;
-        }
+            // A terminal gets one live line; a log gets a line every 5 seconds.
+            if (interactive) Console.Write($"\r{s.Line()}   ");
+            else if (DateTime.UtcNow - last >= TimeSpan.FromSeconds(5)) { Console.WriteLine(s.Line()); last = DateTime.UtcNow; }
+        }, cancel);
+        if (interactive) Console.Write("\r");
+        Console.WriteLine(stats.Line());
+        return campaign.Findings;
     }
 
     /// <summary>The report replays each saved reproducer with a trace, so every finding in it

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using VfioFuzz.Machine;
-using VfioFuzz.Oracles;
 using VfioFuzz.Programs;
 using VfioFuzz.Running;
 
