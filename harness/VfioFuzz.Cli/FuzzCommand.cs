@@ -23,19 +23,20 @@ static class FuzzCommand
         var profile = new Option<string>("--profile") { Description = "gb200-nvlink or vr-cxl-type2", DefaultValueFactory = _ => "vr-cxl-type2" };
         var kernel = new Option<string?>("--kernel") { Description = "dmabuf or no-dmabuf (default: the profile's)" };
         var engine = new Option<string>("--engine") { Description = "afl (AFL++ over SharpFuzz, coverage-guided) or inprocess (seeded smoke mode)", DefaultValueFactory = _ => "afl" };
+        var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
         var resume = new Option<bool>("--resume") { Description = "afl: continue the previous campaign's queue instead of starting over" };
         var duration = new Option<string>("--duration") { Description = "budget per target: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
         var seed = new Option<ulong?>("--seed") { Description = "generator seed (default: from the clock, printed)" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, resume, duration, seed, findings, reports };
-        cmd.SetAction(r => Run(r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!, r.GetValue(resume),
-            r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
+            { target, profile, kernel, engine, nightly, resume, duration, seed, findings, reports };
+        cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
+            r.GetValue(nightly), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
         return cmd;
     }
 
-    static int Run(string targetSpec, string profileName, string? kernel, string engine, bool resume, string durationText,
+    static int Run(string targetSpec, string profileName, string? kernel, string engine, bool nightly, bool resume, string durationText,
         ulong? seedOption, string findingsDir, string reportsDir)
     {
         if (engine is not ("afl" or "inprocess"))
@@ -65,7 +66,8 @@ static class FuzzCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 
         var store = new FindingStore(findingsDir);
-        string runId = Cli.RunId("fuzz");
+        string runId = nightly ? DateTime.UtcNow.ToString("yyyy-MM-dd") : Cli.RunId("fuzz");
+        var summary = new List<(string Target, IReadOnlyList<CampaignFinding> Found)>();
         bool interactive = !Console.IsOutputRedirected;
         int newFindings = 0;
         foreach (var id in targetIds)
@@ -81,11 +83,37 @@ static class FuzzCommand
             foreach (var f in found)
                 Console.WriteLine($"  {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
             newFindings += found.Count(f => !f.Known);
+            summary.Add((id, found));
             WriteReport(reportsDir, runId, id, engine == "afl" ? null : seed, found);
             if (cancel.IsCancellationRequested) { Console.WriteLine("fuzz: interrupted; reproducers and reports so far are saved"); break; }
         }
+        if (nightly) WriteSummary(Path.Combine(reportsDir, runId, "summary.yaml"), profile, summary);
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         return newFindings > 0 ? Cli.Findings : Cli.Ok;
+    }
+
+    /// <summary>The nightly summary: per target, the signatures found new this night and the
+    /// ones already in the corpus.</summary>
+    static void WriteSummary(string path, Profile profile, List<(string Target, IReadOnlyList<CampaignFinding> Found)> summary)
+    {
+        var targets = new YamlDotNet.RepresentationModel.YamlMappingNode();
+        foreach (var (target, found) in summary)
+            targets.Add(target, new YamlDotNet.RepresentationModel.YamlMappingNode
+            {
+                { "new", new YamlDotNet.RepresentationModel.YamlSequenceNode(found.Where(f => !f.Known).Select(f => new YamlDotNet.RepresentationModel.YamlScalarNode(f.Finding.Signature))) },
+                { "known", new YamlDotNet.RepresentationModel.YamlSequenceNode(found.Where(f => f.Known).Select(f => new YamlDotNet.RepresentationModel.YamlScalarNode(f.Finding.Signature))) },
+            });
+        var root = new YamlDotNet.RepresentationModel.YamlMappingNode
+        {
+            { "schema", "vfio-fuzz/nightly-summary/1" },
+            { "profile", profile.Name },
+            { "kernel", Profile.KernelName(profile.Kernel) },
+            { "targets", targets },
+        };
+        AtomicFile.WriteAllText(path, Yaml.YamlFields.Save(root));
+        Console.WriteLine("nightly summary:");
+        foreach (var (target, found) in summary)
+            Console.WriteLine($"  {target,-22} new {found.Count(f => !f.Known)}  known {found.Count(f => f.Known)}");
     }
 
     static IReadOnlyList<CampaignFinding> RunInProcess(Profile profile, string id, FindingStore store, ulong seed, TimeSpan budget,
