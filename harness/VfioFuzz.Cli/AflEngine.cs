@@ -52,9 +52,7 @@ sealed class AflEngine(string repoRoot)
         string seeds = Path.Combine(WorkDir, "afl-seeds");
         WriteSeeds(seeds);
         bool canResume = resume && Directory.Exists(Path.Combine(outDir, "default", "queue"));
-        var known = Directory.Exists(Path.Combine(store.Root, targetId))
-            ? Directory.GetFiles(Path.Combine(store.Root, targetId), "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f).Replace("--", ":"))
-            : [];
+        var known = store.KnownSignatures(targetId);
         var psi = new ProcessStartInfo("afl-fuzz")
         {
             RedirectStandardOutput = true,

@@ -15,8 +15,19 @@ public sealed class FindingStore(string root)
 {
     public string Root { get; } = root;
 
-    public string PathFor(string targetId, string signature) =>
-        Path.Combine(Root, targetId, signature.Replace(":", "--") + ".yaml");
+    public string PathFor(string targetId, string signature) => Path.Combine(Root, targetId, FileStem(signature) + ".yaml");
+
+    /// <summary>The signatures already saved for a target (the inverse of the file naming).</summary>
+    public IEnumerable<string> KnownSignatures(string targetId)
+    {
+        string dir = Path.Combine(Root, targetId);
+        return Directory.Exists(dir)
+            ? Directory.GetFiles(dir, "*.yaml").Select(f => Path.GetFileNameWithoutExtension(f).Replace("--", ":"))
+            : [];
+    }
+
+    /// <summary>Signatures use ':' between parts and never contain "--", so the mapping inverts.</summary>
+    static string FileStem(string signature) => signature.Replace(":", "--");
 
     public bool IsKnown(string targetId, string signature) => File.Exists(PathFor(targetId, signature));
 
@@ -24,7 +35,7 @@ public sealed class FindingStore(string root)
         IReadOnlyCollection<string> signaturesOnTarget, string description)
     {
         string path = PathFor(targetId, signature);
-        string text = CorpusFile.ToYaml($"{targetId}--{signature.Replace(":", "--")}", description, profile, program,
+        string text = CorpusFile.ToYaml($"{targetId}--{FileStem(signature)}", description, profile, program,
             new Dictionary<string, IReadOnlyCollection<string>> { [targetId] = signaturesOnTarget });
         AtomicFile.WriteAllText(path, text);
         return path;
