@@ -20,11 +20,7 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
     public List<CampaignFinding> Findings { get; } = [];
 
     /// <summary>Runs a program and records each signature seen for the first time in this campaign.</summary>
-    public void Consider(FuzzProgram program)
-    {
-        foreach (var f in runner.Run(program).Findings)
-            if (_seen.Add(f.Signature)) Findings.Add(Record(program, f));
-    }
+    public void Consider(FuzzProgram program) => Consider(program, runner.Run(program));
 
     /// <summary>Records a finding the caller already has the result for (saves a re-run).</summary>
     public void Consider(FuzzProgram program, RunResult result)
