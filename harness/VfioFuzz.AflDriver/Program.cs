@@ -15,7 +15,7 @@ if (args.Length is < 3 or > 4)
     Console.Error.WriteLine("usage: VfioFuzz.AflDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]");
     return 2;
 }
-var buffer = new byte[ProgramDecoder.MaxOps * 4];
+var buffer = new byte[ProgramDecoder.MaxInputBytes];
 Harness? harness = null;
 
 Fuzzer.OutOfProcess.Run(stream =>

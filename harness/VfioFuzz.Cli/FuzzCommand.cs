@@ -5,6 +5,8 @@ using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
 using VfioFuzz.Reports;
 using VfioFuzz.Running;
+using VfioFuzz.Yaml;
+using YamlDotNet.RepresentationModel;
 
 namespace VfioFuzz.Cli;
 
@@ -96,21 +98,21 @@ static class FuzzCommand
     /// ones already in the corpus.</summary>
     static void WriteSummary(string path, Profile profile, List<(string Target, IReadOnlyList<CampaignFinding> Found)> summary)
     {
-        var targets = new YamlDotNet.RepresentationModel.YamlMappingNode();
+        var targets = new YamlMappingNode();
         foreach (var (target, found) in summary)
-            targets.Add(target, new YamlDotNet.RepresentationModel.YamlMappingNode
+            targets.Add(target, new YamlMappingNode
             {
-                { "new", new YamlDotNet.RepresentationModel.YamlSequenceNode(found.Where(f => !f.Known).Select(f => new YamlDotNet.RepresentationModel.YamlScalarNode(f.Finding.Signature))) },
-                { "known", new YamlDotNet.RepresentationModel.YamlSequenceNode(found.Where(f => f.Known).Select(f => new YamlDotNet.RepresentationModel.YamlScalarNode(f.Finding.Signature))) },
+                { "new", new YamlSequenceNode(found.Where(f => !f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
+                { "known", new YamlSequenceNode(found.Where(f => f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
             });
-        var root = new YamlDotNet.RepresentationModel.YamlMappingNode
+        var root = new YamlMappingNode
         {
             { "schema", "vfio-fuzz/nightly-summary/1" },
             { "profile", profile.Name },
             { "kernel", Profile.KernelName(profile.Kernel) },
             { "targets", targets },
         };
-        AtomicFile.WriteAllText(path, Yaml.YamlFields.Save(root));
+        AtomicFile.WriteAllText(path, YamlFields.Save(root));
         Console.WriteLine("nightly summary:");
         foreach (var (target, found) in summary)
             Console.WriteLine($"  {target,-22} new {found.Count(f => !f.Known)}  known {found.Count(f => f.Known)}");
@@ -136,9 +138,8 @@ static class FuzzCommand
     /// comes with the program that causes it.</summary>
     static void WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings)
     {
-        var info = Cli.Catalog.Targets.First(t => t.Id == targetId);
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
         var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true));
-        ReportWriter.Write(reportsDir, runId, "fuzz", info, "sim", seed, cells);
+        ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), "sim", seed, cells);
     }
 }

@@ -41,8 +41,8 @@ static class ReplayCommand
         PrintMatrix(entries, targetIds, cells);
 
         string runId = Cli.RunId("replay");
-        foreach (var info in Cli.Catalog.Targets.Where(t => targetIds.Contains(t.Id)))
-            ReportWriter.Write(reportsDir, runId, "replay", info, "sim", seed: null, cells.Where(c => c.Target.Id == info.Id));
+        foreach (var id in targetIds)
+            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), "sim", seed: null, cells.Where(c => c.Target.Id == id));
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;
     }

@@ -19,11 +19,12 @@ public static class CorpusReplay
         IReadOnlyList<string> targetIds, RunOptions options)
     {
         var cells = new List<ReplayCell>();
+        var infos = targetIds.Select(catalog.Info).ToArray();
         foreach (var entry in entries)
-            foreach (var id in targetIds)
+            foreach (var info in infos)
             {
-                var runner = new ProgramRunner(entry.Profile, () => catalog.Create(id), options);
-                cells.Add(new ReplayCell(entry, catalog.Targets.First(t => t.Id == id), runner.Run(entry.Program)));
+                var runner = new ProgramRunner(entry.Profile, () => catalog.Create(info.Id), options);
+                cells.Add(new ReplayCell(entry, info, runner.Run(entry.Program)));
             }
         return cells;
     }

@@ -25,7 +25,7 @@ public sealed class InProcessCampaign(Profile profile, string targetId, Func<Lis
         var clock = Stopwatch.StartNew();
         var nextReport = TimeSpan.FromSeconds(1);
         long execs = 0;
-        var buffer = new byte[ProgramDecoder.MaxOps * 4];
+        var buffer = new byte[ProgramDecoder.MaxInputBytes];
         while (execs < maxExecs && clock.Elapsed < budget && !cancel.IsCancellationRequested)
         {
             var bytes = buffer.AsSpan(0, rng.Next(4, buffer.Length + 1));

@@ -32,6 +32,9 @@ public sealed class TargetCatalog
 
     public bool Contains(string id) => _factories.ContainsKey(id);
 
+    public TargetInfo Info(string id) => Targets.FirstOrDefault(t => t.Id == id)
+        ?? throw new ArgumentException($"unknown target '{id}' (known: {string.Join(", ", Targets.Select(t => t.Id))})");
+
     public ListenerTarget Create(string id) => _factories.TryGetValue(id, out var f)
         ? f()
         : throw new ArgumentException($"unknown target '{id}' (known: {string.Join(", ", Targets.Select(t => t.Id))})");

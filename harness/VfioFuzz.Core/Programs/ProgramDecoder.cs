@@ -15,6 +15,9 @@ public static class ProgramDecoder
     public const int MaxOps = 64;
     const int OpBytes = 4;
 
+    /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
+    public const int MaxInputBytes = MaxOps * OpBytes;
+
     public static FuzzProgram Decode(ReadOnlySpan<byte> data, Profile profile)
     {
         var world = new World(profile);
