@@ -34,6 +34,29 @@ public class ProgramPropertyTests
         Assert.Single(ProgramDecoder.Decode([4], Profile.VrCxlType2).Ops);   // system-reset, no argument bytes
     }
 
+    [Theory]
+    [InlineData("gb200-nvlink")]
+    [InlineData("vr-cxl-type2")]
+    public void Every_decoded_program_encodes_back_to_bytes_that_decode_to_it(string profileName)
+    {
+        var profile = Profile.Resolve(profileName);
+        Bytes.Sample(bytes =>
+        {
+            var program = ProgramDecoder.Decode(bytes, profile);
+            var encoded = ProgramEncoder.Encode(program, profile, out int failed);
+            Assert.True(encoded is not null, $"op {failed} has no byte form: {(failed >= 0 && failed < program.Ops.Length ? program.Ops[failed] : null)}");
+            Assert.Equal(program, ProgramDecoder.Decode(encoded, profile));
+        }, iter: Repo.PropertyIterations / 4);
+    }
+
+    [Fact]
+    public void A_gpa_off_the_decoders_grid_has_no_byte_form()
+    {
+        var program = new FuzzProgram([new MapRegion("dimm0", World.HotplugBase + 0x2000)]);
+        Assert.Null(ProgramEncoder.Encode(program, Profile.VrCxlType2, out int failed));
+        Assert.Equal(0, failed);
+    }
+
     [Fact]
     public void Decoded_programs_survive_the_yaml_round_trip()
     {

@@ -41,15 +41,12 @@ public static class ProgramDecoder
         {
             case 0:
             {
-                var free = world.Pool.Where(r => !world.IsPlugged(r.Name)).ToArray();
-                if (free.Length == 0) return null;
-                // Bit 7 shifts the GPA by 4 KiB: legal, but off the host-page phase on 64K hosts.
-                ulong gpa = World.HotplugBase + (ulong)(b & 7) * World.HotplugSlot + ((b & 0x80) != 0 ? 0x1000UL : 0);
-                return new MapRegion(free[a % free.Length].Name, gpa);
+                var free = OpChoices.FreeRegions(world);
+                return free.Length == 0 ? null : new MapRegion(free[a % free.Length].Name, OpChoices.HotplugGpa(b));
             }
             case 1:
             {
-                var plugged = world.Pool.Where(r => world.IsPlugged(r.Name)).ToArray();
+                var plugged = OpChoices.PluggedRegions(world);
                 return plugged.Length == 0 ? null : new UnmapRegion(plugged[a % plugged.Length].Name);
             }
             case 2:
@@ -58,9 +55,7 @@ public static class ProgramDecoder
             {
                 var dev = devices[a % devices.Count];
                 var bar = dev.Bars[b % dev.Bars.Count];
-                // High nibble picks whose window (so BARs can collide), low bits the slot.
-                ulong gpa = World.BarSlot((c >> 4) % devices.Count, 1 + (c & 7), bar.Spec.Size);
-                return new MoveBar(dev.Id, bar.Spec.Index, gpa);
+                return new MoveBar(dev.Id, bar.Spec.Index, OpChoices.BarGpa(world, c, bar.Spec.Size));
             }
             case 4:
                 return new SystemReset();
@@ -68,12 +63,12 @@ public static class ProgramDecoder
                 return new DeviceReset(devices[a % devices.Count].Id);
             case 6:
             {
-                var waiting = devices.Where(d => d.State == DeviceState.Initializing).ToArray();
+                var waiting = OpChoices.Initializing(world);
                 return waiting.Length == 0 ? null : new DeviceInitDone(waiting[a % waiting.Length].Id);
             }
             default:
             {
-                var ats = devices.Where(d => d.Spec.Ats).ToArray();
+                var ats = OpChoices.AtsDevices(world);
                 var sections = world.View.Sections;
                 if (ats.Length == 0 || sections.Count == 0) return null;
                 var s = sections[b % sections.Count];

@@ -22,7 +22,7 @@ public static class ReportWriter
         typeof(ReportWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     public static string Write(string reportsDir, string runId, string command, TargetInfo target, string backend,
-        ulong? seed, IEnumerable<ReplayCell> cells)
+        ulong? seed, IEnumerable<ReplayCell> cells, bool complete = true)
     {
         var programs = new YamlSequenceNode();
         bool anyFinding = false, allExpected = true;
@@ -47,6 +47,8 @@ public static class ReportWriter
                 } },
             { "backend", backend },
             { "seed", seed is { } s ? s.ToString() : "none" },
+            // false when the run was interrupted (SIGINT/SIGTERM): the findings so far, no more.
+            { "complete", complete ? "true" : "false" },
             { "verdict", anyFinding ? "fail" : "pass" },
             { "expectations", allExpected ? "met" : "unmet" },
             { "programs", programs },

@@ -5,23 +5,30 @@ using VfioFuzz.Programs;
 using VfioFuzz.Running;
 using VfioFuzz.Targets;
 
-// Usage: VfioFuzz.AflDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]
+// Usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]
 // Each input is decoded (the decoder is total) and run; a finding whose signature is not
-// known is thrown so AFL++ saves the input under crashes/. Known = given on the command line,
-// or produced by the empty program (a boot-time finding would make every input crash).
-// The per-program watchdog is left to afl-fuzz -t (a hang).
+// known is thrown so the engine saves the input as a crash. Known = given on the command
+// line, or produced by the empty program (a boot-time finding would make every input crash).
+// The per-program watchdog is left to the engine's own timeout (afl-fuzz -t, libFuzzer
+// -timeout), which reports a hang.
+// Under libfuzzer-bridge (which sets __LIBFUZZER_SHM_ID) SharpFuzz's libFuzzer runner is
+// used; otherwise its AFL++ out-of-process runner.
 if (args.Length is < 3 or > 4)
 {
-    Console.Error.WriteLine("usage: VfioFuzz.AflDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]");
+    Console.Error.WriteLine("usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]");
     return 2;
 }
-var buffer = new byte[ProgramDecoder.MaxInputBytes];
+// Instrumented code (Core, Targets) may only run once SharpFuzz has set up the coverage map
+// inside Run, so the harness is built on the first input.
 Harness? harness = null;
-
+if (Environment.GetEnvironmentVariable("__LIBFUZZER_SHM_ID") is not null)
+{
+    Fuzzer.LibFuzzer.Run(input => (harness ??= new Harness(args)).Execute(input));
+    return 0;
+}
+var buffer = new byte[ProgramDecoder.MaxInputBytes];
 Fuzzer.OutOfProcess.Run(stream =>
 {
-    // Instrumented code (Core, Targets) may only run once SharpFuzz has set up the coverage
-    // map inside Run, so the harness is built on the first input.
     harness ??= new Harness(args);
     int length = 0, read;
     while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0) length += read;
@@ -53,5 +60,5 @@ sealed class Harness
     }
 }
 
-/// <summary>What AFL++ sees as a crash: an oracle fired. The message is the signature.</summary>
+/// <summary>What the engine sees as a crash: an oracle fired. The message is the signature.</summary>
 sealed class OracleFindingException(string signature) : Exception(signature);

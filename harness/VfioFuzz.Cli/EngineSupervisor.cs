@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using VfioFuzz.Fuzzing;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>
+/// Runs engine processes for a budget: their output goes to a log file; once a second the
+/// crash files they saved are triaged (re-run in-process, de-duplicated, minimized, saved)
+/// and the progress line updated. Cancellation or the budget stops them.
+/// </summary>
+sealed class EngineSupervisor(EngineRun run, string logPath)
+{
+    readonly HashSet<string> _triaged = [];
+
+    /// <summary>Called with every output line of the engine (for stats parsing).</summary>
+    public Action<string>? OnOutput { get; init; }
+
+    /// <summary>Starts the processes and waits until all exit, the deadline passes, or
+    /// cancellation; returns false when it had to kill them.</summary>
+    public bool Supervise(IReadOnlyList<ProcessStartInfo> starts, DateTime deadline, Func<IEnumerable<string>> crashFiles,
+        Func<string> stats, CancellationToken cancel)
+    {
+        using var log = new StreamWriter(logPath, append: true);
+        var processes = new List<Process>();
+        try
+        {
+            foreach (var psi in starts)
+            {
+                psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+                var p = Process.Start(psi)!;
+                p.OutputDataReceived += (_, e) => Output(log, e.Data);
+                p.ErrorDataReceived += (_, e) => Output(log, e.Data);
+                p.BeginOutputReadLine();
+                p.BeginErrorReadLine();
+                processes.Add(p);
+            }
+            while (processes.Any(p => !p.HasExited))
+            {
+                // A grace period past the deadline lets the engine stop itself and save stats.
+                if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10))
+                {
+                    foreach (var p in processes.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
+                    TriageNew(crashFiles);
+                    return false;
+                }
+                Thread.Sleep(1000);
+                TriageNew(crashFiles);
+                run.Progress.Update(stats());
+            }
+            foreach (var p in processes) p.WaitForExit();   // drains the output events
+            TriageNew(crashFiles);
+            return true;
+        }
+        finally
+        {
+            foreach (var p in processes) p.Dispose();
+        }
+    }
+
+    void Output(StreamWriter log, string? line)
+    {
+        if (line is null) return;
+        lock (log) log.WriteLine(line);
+        OnOutput?.Invoke(line);
+    }
+
+    void TriageNew(Func<IEnumerable<string>> crashFiles)
+    {
+        foreach (var file in crashFiles().Order(StringComparer.Ordinal))
+        {
+            if (!_triaged.Add(file)) continue;
+            int before = run.Triage.Findings.Count;
+            run.Triage.Consider(ProgramDecoder.Decode(File.ReadAllBytes(file), run.Profile));
+            foreach (var f in run.Triage.Findings.Skip(before))
+                run.Progress.Print($"[{run.TargetId}] {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
+        }
+    }
+
+    /// <summary>Findings by kind, as the progress line shows them.</summary>
+    public static string FindingsSummary(Triage triage) =>
+        $"findings: {triage.Findings.Count(f => !f.Known)} new, {triage.Findings.Count(f => f.Known)} known" +
+        (triage.Findings.Count == 0 ? "" : $" ({string.Join(", ", triage.Findings.GroupBy(f => f.Finding.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))})");
+}

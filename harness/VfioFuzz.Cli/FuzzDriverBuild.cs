@@ -1,0 +1,86 @@
+using VfioFuzz.Corpus;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>
+/// The instrumented fuzz driver both engines run: harness/VfioFuzz.FuzzDriver published to
+/// .vfio-fuzz/driver-build with Core and Targets instrumented by the `sharpfuzz` dotnet tool
+/// (local tool manifest), plus libfuzzer-bridge compiled with clang-14 when libFuzzer asks.
+/// Rebuilt when the sources are newer than the build's stamp. Also writes the engines' seed
+/// inputs from corpus/seeds.
+/// </summary>
+sealed class FuzzDriverBuild(string repoRoot)
+{
+    public string WorkDir => Path.Combine(repoRoot, ".vfio-fuzz");
+    string BuildDir => Path.Combine(WorkDir, "driver-build");
+    string DriverSources => Path.Combine(repoRoot, "harness", "VfioFuzz.FuzzDriver");
+
+    public string DriverDll => Path.Combine(BuildDir, "VfioFuzz.FuzzDriver.dll");
+    public string Bridge => Path.Combine(BuildDir, "libfuzzer-bridge");
+
+    /// <summary>Null when the instrumented driver is ready, else the error.</summary>
+    public string? PrepareDriver()
+    {
+        string stamp = Path.Combine(BuildDir, "stamp");
+        if (File.Exists(stamp) && !SourcesNewerThan(File.GetLastWriteTimeUtc(stamp))) return null;
+        Console.WriteLine("fuzz: building and instrumenting the fuzz driver (SharpFuzz)");
+        if (Directory.Exists(BuildDir)) Directory.Delete(BuildDir, recursive: true);
+        string project = Path.Combine(DriverSources, "VfioFuzz.FuzzDriver.csproj");
+        if (DebianTool.Exec("dotnet", $"publish \"{project}\" -c Release -o \"{BuildDir}\" --nologo -v quiet") != 0) return "dotnet publish of the fuzz driver failed";
+        if (DebianTool.Exec("dotnet", "tool restore", repoRoot) != 0) return "dotnet tool restore (sharpfuzz) failed";
+        foreach (var asm in new[] { "VfioFuzz.Core.dll", "VfioFuzz.Targets.dll" })
+            if (DebianTool.Exec("dotnet", $"sharpfuzz \"{Path.Combine(BuildDir, asm)}\"", repoRoot) != 0) return $"sharpfuzz could not instrument {asm}";
+        File.WriteAllText(stamp, DateTime.UtcNow.ToString("O"));
+        return null;
+    }
+
+    /// <summary>Null when libfuzzer-bridge is built (after the driver), else the error.</summary>
+    public string? PrepareBridge()
+    {
+        // libFuzzer itself is the static runtime in libclang-rt-14-dev.
+        static bool Present() => DebianTool.OnPath("clang-14") && Directory.Exists("/usr/lib/llvm-14/lib/clang") &&
+            Directory.EnumerateFiles("/usr/lib/llvm-14/lib/clang", "libclang_rt.fuzzer-x86_64.a", SearchOption.AllDirectories).Any();
+        if (DebianTool.Ensure("clang-14 with libFuzzer", Present, "clang-14", "libclang-rt-14-dev") is { } error) return error;
+        string source = Path.Combine(DriverSources, "libfuzzer-bridge.c");
+        if (File.Exists(Bridge) && File.GetLastWriteTimeUtc(Bridge) > File.GetLastWriteTimeUtc(source)) return null;
+        if (DebianTool.Exec("clang-14", $"-O2 -Wall -Werror -fsanitize=fuzzer -o \"{Bridge}\" \"{source}\"") != 0)
+            return "clang-14 -fsanitize=fuzzer could not build libfuzzer-bridge (is libclang-rt-14-dev installed?)";
+        return null;
+    }
+
+    /// <summary>Writes the byte form of every corpus/seeds entry that has one on this profile
+    /// into <paramref name="dir"/>; returns how many. Seeds are bug-free programs only: the
+    /// engines must find bugs from nothing.</summary>
+    public int WriteSeeds(string dir, Profile profile)
+    {
+        Directory.CreateDirectory(dir);
+        foreach (var old in Directory.GetFiles(dir)) File.Delete(old);
+        int written = 0;
+        string seeds = Path.Combine(repoRoot, "corpus", "seeds");
+        foreach (var path in Directory.Exists(seeds) ? CorpusFile.Find(seeds) : [])
+        {
+            var entry = CorpusFile.Load(path);
+            if (ProgramEncoder.Encode(entry.Program, profile, out _) is not { } bytes) continue;
+            File.WriteAllBytes(Path.Combine(dir, entry.Id), bytes);
+            written++;
+        }
+        // An engine needs one input to start from: the empty program is always bug-free.
+        if (written == 0) File.WriteAllBytes(Path.Combine(dir, "empty"), []);
+        return Math.Max(written, 1);
+    }
+
+    bool SourcesNewerThan(DateTime stampUtc) =>
+        new[] { Path.Combine(repoRoot, "harness", "VfioFuzz.Core"), DriverSources, Path.Combine(repoRoot, "targets") }
+            .SelectMany(d => Directory.EnumerateFiles(d, "*.cs*", SearchOption.AllDirectories))
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
+            .Any(f => File.GetLastWriteTimeUtc(f) > stampUtc);
+
+    public static string? FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "VfioFuzz.sln"))) return dir.FullName;
+        return null;
+    }
+}

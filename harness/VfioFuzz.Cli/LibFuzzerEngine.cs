@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>
+/// libFuzzer (clang-14 -fsanitize=fuzzer) driving the SharpFuzz libFuzzer runner through our
+/// libfuzzer-bridge. Layout under .vfio-fuzz/libfuzzer/&lt;target&gt;-&lt;profile&gt;-&lt;kernel&gt;/: corpus/
+/// (libFuzzer's growing corpus, kept for --resume), artifacts/ (crash-*, timeout-*), libfuzzer.log.
+/// libFuzzer stops at its first crash, so the engine restarts it for the rest of the budget
+/// with the signatures found so far marked known, which the driver then ignores. With
+/// several instances libFuzzer runs in fork mode (-fork=N).
+/// </summary>
+sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
+{
+    public string Name => "libfuzzer";
+
+    public string? Prepare() => build.PrepareDriver() ?? build.PrepareBridge();
+
+    public void Run(EngineRun run, CancellationToken cancel)
+    {
+        string dir = Path.Combine(build.WorkDir, "libfuzzer", run.Slug);
+        string corpus = Path.Combine(dir, "corpus"), artifacts = Path.Combine(dir, "artifacts") + "/";
+        string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
+        if (!run.Resume && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(corpus);
+        Directory.CreateDirectory(artifacts);
+        int seedCount = build.WriteSeeds(seeds, run.Profile);
+        Console.WriteLine($"[{run.TargetId}] libfuzzer: {run.Instances} worker(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
+
+        var stats = new LibFuzzerStats();
+        var clock = Stopwatch.StartNew();
+        string Stats() => $"[{run.TargetId}] libfuzzer {stats.Line()} {EngineSupervisor.FindingsSummary(run.Triage)} " +
+                          $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
+        run.Triage.Consider(FuzzProgram.Empty);
+        var supervisor = new EngineSupervisor(run, Path.Combine(dir, "libfuzzer.log")) { OnOutput = stats.Parse };
+        var deadline = DateTime.UtcNow + run.Budget;
+        for (int round = 0; !cancel.IsCancellationRequested && DateTime.UtcNow < deadline - TimeSpan.FromSeconds(1); round++)
+        {
+            var known = run.Store.KnownSignatures(run.TargetId).Concat(run.Triage.Findings.Select(f => f.Finding.Signature)).Distinct();
+            var psi = new ProcessStartInfo(build.Bridge);
+            foreach (var a in new[] { "-max_len=" + ProgramDecoder.MaxInputBytes, "-timeout=5", "-print_final_stats=1",
+                         $"-max_total_time={(int)Math.Max(1, (deadline - DateTime.UtcNow).TotalSeconds)}", $"-artifact_prefix={artifacts}" })
+                psi.ArgumentList.Add(a);
+            if (run.Instances > 1) psi.ArgumentList.Add($"-fork={run.Instances}");
+            psi.ArgumentList.Add(corpus);
+            psi.ArgumentList.Add(seeds);
+            foreach (var a in new[] { "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, string.Join(",", known) })
+                psi.ArgumentList.Add(a == "dotnet" ? "--driver=dotnet" : $"--driver-arg={a}");
+            stats.StartRound();
+            bool finished = supervisor.Supervise([psi], deadline, () => Directory.EnumerateFiles(artifacts), Stats, cancel);
+            // libFuzzer ends a round at its first crash or timeout; anything else is the budget.
+            if (!finished || !stats.RoundEndedOnFinding) break;
+            if (round >= 1000) break;   // a target that crashes on every input, e.g. a wedged driver
+        }
+        run.Progress.Print($"{Stats()} (log: {Path.Combine(dir, "libfuzzer.log")})");
+    }
+
+    /// <summary>The numbers of libFuzzer's status lines (`#N NEW cov: C ft: F corp: K/B exec/s: E`),
+    /// with execs summed over restarted rounds.</summary>
+    sealed class LibFuzzerStats
+    {
+        long _previousRounds, _round, _cov, _corpus, _perSecond;
+
+        public bool RoundEndedOnFinding { get; private set; }
+
+        public void StartRound()
+        {
+            _previousRounds += _round;
+            _round = 0;
+            RoundEndedOnFinding = false;
+        }
+
+        public void Parse(string line)
+        {
+            if (line.Contains("ERROR: libFuzzer:") || line.Contains("ALARM: working on the last Unit"))
+                RoundEndedOnFinding = true;
+            if (!line.StartsWith('#') || Field(line, "#") is not { } n) return;
+            lock (this)
+            {
+                _round = n;
+                _cov = Field(line, "cov: ") ?? _cov;
+                _corpus = Field(line, "corp: ") ?? _corpus;
+                _perSecond = Field(line, "exec/s: ") ?? _perSecond;
+            }
+        }
+
+        /// <summary>The number right after <paramref name="key"/>, if the line has one.</summary>
+        static long? Field(string line, string key)
+        {
+            int at = line.IndexOf(key, StringComparison.Ordinal);
+            if (at < 0) return null;
+            int start = at + key.Length, end = start;
+            while (end < line.Length && char.IsAsciiDigit(line[end])) end++;
+            return end > start ? long.Parse(line.AsSpan(start, end - start)) : null;
+        }
+
+        public string Line()
+        {
+            lock (this) return $"#{_previousRounds + _round} exec/s: {_perSecond} cov: {_cov} corpus: {_corpus}";
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using VfioFuzz.Machine;
+
+namespace VfioFuzz.Programs;
+
+/// <summary>
+/// The inverse of <see cref="ProgramDecoder"/>: the bytes that decode to a program, so YAML
+/// seeds (corpus/seeds) and reproducers can be handed to a byte-level engine. Not every
+/// program has a byte form (a GPA off the decoder's grids, more than MaxOps ops, an op with
+/// no legal handle at its step): then there is none, and the caller says which op.
+/// </summary>
+public static class ProgramEncoder
+{
+    /// <summary>The bytes, or null with the index of the first op that has no byte form.</summary>
+    public static byte[]? Encode(FuzzProgram program, Profile profile, out int failedOp)
+    {
+        failedOp = -1;
+        if (program.Ops.Length > ProgramDecoder.MaxOps) { failedOp = ProgramDecoder.MaxOps; return null; }
+        var world = new World(profile);
+        var bytes = new List<byte>(program.Ops.Length * 4);
+        for (int i = 0; i < program.Ops.Length; i++)
+        {
+            var op = program.Ops[i];
+            var encoded = EncodeOp(world, op);
+            if (encoded is null) { failedOp = i; return null; }
+            bytes.AddRange(encoded);
+            world.Apply(op, IgnoreWorldEvents.Instance);
+        }
+        return bytes.ToArray();
+    }
+
+    static byte[]? EncodeOp(World world, Op op)
+    {
+        int Device(string id) => IndexOf(world.Devices, d => d.Id == id);
+        switch (op)
+        {
+            case MapRegion m:
+            {
+                int a = IndexOf(OpChoices.FreeRegions(world), r => r.Name == m.Region);
+                int b = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.HotplugGpa((byte)x) == m.Gpa, -1);
+                return Bytes(0, a, b);
+            }
+            case UnmapRegion u:
+                return Bytes(1, IndexOf(OpChoices.PluggedRegions(world), r => r.Name == u.Region));
+            case SetCommandMem c:
+                return Bytes(2, Device(c.Device), c.On ? 1 : 0);
+            case MoveBar mb:
+            {
+                int a = Device(mb.Device);
+                if (a < 0) return null;
+                var dev = world.Devices[a];
+                int b = IndexOf(dev.Bars, bar => bar.Spec.Index == mb.Bar);
+                if (b < 0) return null;
+                ulong size = dev.Bars[b].Spec.Size;
+                int c = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.BarGpa(world, (byte)x, size) == mb.Gpa, -1);
+                return Bytes(3, a, b, c);
+            }
+            case SystemReset:
+                return Bytes(4);
+            case DeviceReset r:
+                return Bytes(5, Device(r.Device));
+            case DeviceInitDone d:
+                return Bytes(6, IndexOf(OpChoices.Initializing(world), x => x.Id == d.Device));
+            case AtsAccess ats:
+            {
+                int a = IndexOf(OpChoices.AtsDevices(world), x => x.Id == ats.Device);
+                var sections = world.View.Sections;
+                int b = -1;
+                for (int i = 0; i < sections.Count && i < 256; i++)
+                    if (ats.Gpa >= sections[i].Gpa && ats.Gpa - sections[i].Gpa < sections[i].Size) { b = i; break; }
+                if (b < 0) return null;
+                ulong page = world.Profile.HostPageSize, offset = ats.Gpa - sections[b].Gpa;
+                ulong pages = Math.Max(1, sections[b].Size / page);
+                bool onGrid = offset % page == 0 && offset / page < Math.Min(pages, 256);
+                return onGrid ? Bytes(7, a, b, (int)(offset / page)) : null;
+            }
+            default:
+                return null;
+        }
+    }
+
+    static byte[]? Bytes(int code, int a = 0, int b = 0, int c = 0) =>
+        a < 0 || b < 0 || c < 0 ? null : [(byte)code, (byte)a, (byte)b, (byte)c];
+
+    static int IndexOf<T>(IReadOnlyList<T> items, Func<T, bool> match)
+    {
+        for (int i = 0; i < items.Count; i++) if (match(items[i])) return i;
+        return -1;
+    }
+}
