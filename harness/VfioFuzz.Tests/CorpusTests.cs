@@ -25,6 +25,25 @@ public class CorpusTests
             Assert.True(cell.AsExpected, $"{cell.Target.Id}: expected [{string.Join(", ", entry.Expect[cell.Target.Id])}], got [{string.Join(", ", cell.Result.Signatures)}]");
     }
 
+    [Fact]
+    public void Seeds_add_no_finding_to_what_the_empty_program_has_on_any_target()
+    {
+        // The engines' acceptance is "find the bug from bug-free seeds": this is what makes them so.
+        var seeds = CorpusFile.Find(Path.Combine(Repo.Corpus, "seeds"));
+        Assert.NotEmpty(seeds);
+        foreach (var path in seeds)
+        {
+            var entry = CorpusFile.Load(path);
+            foreach (var target in Repo.Catalog.Targets)
+            {
+                var runner = new ProgramRunner(entry.Profile, () => Repo.Catalog.Create(target.Id));
+                var baseline = runner.Run(Programs.FuzzProgram.Empty).Signatures.ToHashSet();
+                var extra = runner.Run(entry.Program).Signatures.Where(s => !baseline.Contains(s)).ToArray();
+                Assert.True(extra.Length == 0, $"{entry.Id} on {target.Id} adds {string.Join(", ", extra)}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("id: x\nprofile: vr-cxl-type2\nprogram: [\n", 4, "not valid YAML")]   // reported where the parser ran out of input
     [InlineData("id: x\nprofile: vr-cxl-type3\nprogram: []\n", 2, "unknown profile 'vr-cxl-type3'")]

@@ -18,6 +18,10 @@ static class Repo
     public static long SmokeExecs =>
         long.TryParse(Environment.GetEnvironmentVariable("VFIO_FUZZ_SMOKE_EXECS"), out var n) ? n : 5000;
 
+    /// <summary>The CLI built beside the tests (same configuration), for tests that run it as a process.</summary>
+    public static string CliDll { get; } = Path.Combine(Root, "harness", "VfioFuzz.Cli", "bin",
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release", "net10.0", "vfio-fuzz.dll");
+
     public static TargetCatalog Catalog { get; } = new(typeof(Qemu110).Assembly);
 
     static string FindRoot()
