@@ -45,8 +45,9 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
         // Boot-time findings are not crashes to the driver; the empty program records them.
         run.Triage.Consider(FuzzProgram.Empty);
-        new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
-            .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);
+        if (!run.FirstFindingReached)
+            new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
+                .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);
         run.Progress.Print($"{Stats()} (log: {Path.Combine(outDir, "afl-fuzz.log")})");
     }
 

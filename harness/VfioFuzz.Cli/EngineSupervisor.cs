@@ -38,13 +38,13 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             while (processes.Any(p => !p.HasExited))
             {
                 // A grace period past the deadline lets the engine stop itself and save stats.
-                if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10))
+                if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10) || run.FirstFindingReached)
                 {
                     foreach (var p in processes.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
                     TriageNew(crashFiles);
                     return false;
                 }
-                Thread.Sleep(1000);
+                Thread.Sleep(200);
                 TriageNew(crashFiles);
                 run.Progress.Update(stats());
             }

@@ -27,22 +27,24 @@ static class FuzzCommand
         var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
+        var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
         var duration = new Option<string>("--duration") { Description = "budget per target: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
         var seed = new Option<ulong?>("--seed") { Description = "generator seed (default: from the clock, printed)" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, jobs, nightly, resume, duration, seed, findings, reports };
+            { target, profile, kernel, engine, jobs, nightly, untilFirst, resume, duration, seed, findings, reports };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(jobs), r.GetValue(nightly), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
+            r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
         return cmd;
     }
 
-    static int Run(string targetSpec, string profileName, string? kernel, string engineName, int jobs, bool nightly, bool resume,
+    static int Run(string targetSpec, string profileName, string? kernel, string engineName, int jobs, bool nightly, bool untilFirst, bool resume,
         string durationText, ulong? seedOption, string findingsDir, string reportsDir)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
+        if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
         if (!Duration.TryParse(durationText, out var budget)) return Cli.Fail($"--duration '{durationText}' is not a duration (e.g. 90, 90s, 10m, 1h)");
         Profile profile;
         IReadOnlyList<string> targetIds;
@@ -89,7 +91,13 @@ static class FuzzCommand
             if (engine is not null)
             {
                 var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name);
-                engine.Run(new EngineRun(id, profile, budget, resume, instances, store, triage, progress), cancel.Token);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var run = new EngineRun(id, profile, budget, resume, instances, store, triage, progress, untilFirst);
+                engine.Run(run, cancel.Token);
+                if (untilFirst)
+                    progress.Print(run.FirstFindingReached
+                        ? $"[{id}] time-to-first-finding: {clock.Elapsed.TotalSeconds:0.00}s ({triage.Findings.First(f => !f.Known).Finding.Signature})"
+                        : $"[{id}] time-to-first-finding: none within {budget.TotalSeconds:0}s");
                 found = triage.Findings;
             }
             else found = RunInProcess(profile, id, store, seed, budget, progress, cancel.Token);

@@ -16,11 +16,13 @@ interface IFuzzEngine
     void Run(EngineRun run, CancellationToken cancel);
 }
 
-/// <summary>One engine campaign: the target, its budget, how many engine instances, and where
-/// findings go.</summary>
+/// <summary>One engine campaign: the target, its budget, how many engine instances, where
+/// findings go, and whether to stop at the first new signature (time-to-first-finding runs).</summary>
 sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool Resume, int Instances,
-    FindingStore Store, Triage Triage, ProgressLine Progress)
+    FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding)
 {
+    public bool FirstFindingReached => UntilFirstFinding && Triage.Findings.Any(f => !f.Known);
+
     public string Kernel => Profile.KernelName(Profile.Kernel);
 
     public string Slug => $"{TargetId}-{Profile.Name}-{Kernel}";

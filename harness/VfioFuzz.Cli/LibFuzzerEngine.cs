@@ -35,7 +35,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         run.Triage.Consider(FuzzProgram.Empty);
         var supervisor = new EngineSupervisor(run, Path.Combine(dir, "libfuzzer.log")) { OnOutput = stats.Parse };
         var deadline = DateTime.UtcNow + run.Budget;
-        for (int round = 0; !cancel.IsCancellationRequested && DateTime.UtcNow < deadline - TimeSpan.FromSeconds(1); round++)
+        for (int round = 0; !cancel.IsCancellationRequested && !run.FirstFindingReached && DateTime.UtcNow < deadline - TimeSpan.FromSeconds(1); round++)
         {
             var known = run.Store.KnownSignatures(run.TargetId).Concat(run.Triage.Findings.Select(f => f.Finding.Signature)).Distinct();
             var psi = new ProcessStartInfo(build.Bridge);
