@@ -23,6 +23,13 @@ public sealed class HostMemory
 
     public HostBacking this[MemoryRegion mr] => _backing[mr];
 
+    /// <summary>The process's VMAs as the harness laid them out (what a real backend backs
+    /// with real mappings).</summary>
+    public IReadOnlyList<(ulong Va, ulong End, bool PfnMap)> Vmas => _vmas;
+
+    /// <summary>The dmabuf fds this process holds and their sizes.</summary>
+    public IReadOnlyDictionary<int, ulong> Dmabufs => _dmabufSize;
+
     public void Allocate(MemoryRegion mr, KernelFlavor kernel)
     {
         if (!mr.IsRam) return;

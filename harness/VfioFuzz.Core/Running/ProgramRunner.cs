@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using VfioFuzz.Cassettes;
+using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
@@ -22,9 +24,15 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
     public RunResult Run(FuzzProgram program)
     {
         var world = new World(profile);
+        var baseIoas = _options.CreateIoas(profile, world.Host);
+        try { return Run(program, world, baseIoas); }
+        finally { (baseIoas as IDisposable)?.Dispose(); }   // the real backend holds an fd and mappings
+    }
+
+    RunResult Run(FuzzProgram program, World world, IIoas baseIoas)
+    {
         var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
         var oracles = Oracle.CreateAll();
-        var baseIoas = _options.CreateIoas(profile, world.Host);
         var ctx = new RunContext(world, baseIoas);
         var ioas = new ObservedIoas(baseIoas, ctx, oracles);
         var target = createTarget();
@@ -119,6 +127,14 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 return true;
             }
             catch (ProgramException) { throw; }
+            catch (CassetteDivergenceException) { throw; }   // the recording, not the target, is at odds
+            catch (IoctlTimeoutException e)
+            {
+                ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:ioctl", ctx.Step,
+                    $"{e.Call} did not return: {e.Message}",
+                    "A call into the kernel's iommufd did not return within the backend watchdog: in QEMU this is a vCPU or the main loop stuck in an ioctl.",
+                    "hang"));
+            }
             catch (QemuAbortException e)
             {
                 ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:qemu-abort", ctx.Step,

@@ -1,0 +1,66 @@
+namespace VfioFuzz.Iommufd;
+
+/// <summary>
+/// The areas of an IOAS in IOVA order, with the kernel's unmap rule: the areas wholly inside
+/// the range go in IOVA order, and the first one that straddles an edge stops the unmap with
+/// ENOENT (the earlier ones stay removed). The simulator answers from it; the real and replay
+/// backends keep one as a shadow of what the kernel holds, for the oracles.
+/// </summary>
+public sealed class IoasAreaSet
+{
+    readonly SortedList<ulong, IoasArea> _areas = [];
+
+    public int Count => _areas.Count;
+
+    public void Insert(ulong iova, ulong length, bool writeable) => _areas.Add(iova, new IoasArea(iova, length, writeable));
+
+    /// <summary>Removes what an IOMMU_IOAS_UNMAP of [iova, end) removes; returns the errno and
+    /// the bytes removed (the length out-parameter on success).</summary>
+    public (Errno Result, ulong Unmapped) Unmap(ulong iova, UInt128 end)
+    {
+        ulong unmapped = 0;
+        foreach (var area in AreasIn(iova, end))
+        {
+            if (area.Iova < iova || area.End > end) return (Errno.ENOENT, unmapped);
+            _areas.Remove(area.Iova);
+            unmapped += area.Length;
+        }
+        return unmapped == 0 ? (Errno.ENOENT, 0) : (Errno.Ok, unmapped);
+    }
+
+    /// <summary>For a shadow: what the kernel did for an IOMMU_IOAS_UNMAP it answered with
+    /// <paramref name="result"/> (the same rule, so the areas follow it exactly; the
+    /// conformance suite is what checks the rule).</summary>
+    public void Follow(ulong iova, ulong length, Errno result)
+    {
+        if (iova == 0 && length == ulong.MaxValue) { if (result == Errno.Ok) Clear(); }
+        else if (length != 0 && (UInt128)iova + length - 1 <= ulong.MaxValue) Unmap(iova, (UInt128)iova + length);
+    }
+
+    /// <summary>IOMMU_IOAS_UNMAP with iova 0 and length UINT64_MAX: everything.</summary>
+    public ulong Clear()
+    {
+        ulong all = 0;
+        foreach (var a in _areas.Values) all += a.Length;
+        _areas.Clear();
+        return all;
+    }
+
+    /// <summary>The areas intersecting [start, end), in IOVA order.</summary>
+    public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end)
+    {
+        var result = new List<IoasArea>();
+        var keys = _areas.Keys;
+        // The first area that could intersect is the last one starting at or before start.
+        int lo = 0, hi = keys.Count - 1, first = keys.Count;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (keys[mid] >= start) { first = mid; hi = mid - 1; }
+            else lo = mid + 1;
+        }
+        if (first > 0 && _areas.Values[first - 1].End > start) first--;
+        for (int i = first; i < keys.Count && keys[i] < end; i++) result.Add(_areas.Values[i]);
+        return result;
+    }
+}

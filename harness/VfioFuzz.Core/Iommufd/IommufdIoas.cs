@@ -1,0 +1,147 @@
+using Tmds.Linux;
+using VfioFuzz.Iommufd.Uapi;
+using VfioFuzz.Machine;
+
+namespace VfioFuzz.Iommufd;
+
+/// <summary>Why the real backend cannot start, as one line that says how to get access.</summary>
+public sealed class IommufdUnavailableException(string message) : Exception(message);
+
+/// <summary>
+/// The real backend: one IOAS on /dev/iommu through Tmds.LibC ioctls. Opens the device,
+/// IOMMU_IOAS_ALLOC, reads IOMMU_IOAS_IOVA_RANGES (its alignment is what the listener takes
+/// as the IOMMU page), maps with IOMMU_IOAS_MAP / IOMMU_IOAS_MAP_FILE on real memory
+/// (<see cref="RealHostMemory"/>), unmaps with IOMMU_IOAS_UNMAP, and on Dispose unmaps
+/// everything, destroys the IOAS and closes the fd. Every ioctl runs under an
+/// <see cref="IoctlWatchdog"/>. The kernel has no "list areas" call, so the areas are a
+/// shadow kept from the kernel's own answers (for the oracles).
+/// With <c>mockDomain</c> (CONFIG_IOMMUFD_TEST kernels) a mock domain is attached first,
+/// so the IOAS behaves as with a device attached: pinning at map time, an aperture and an
+/// alignment; <c>reserved</c> ranges are added with IOMMU_TEST_OP_ADD_RESERVED (the MSI
+/// window of an SMMU).
+/// </summary>
+public sealed unsafe class IommufdIoas : IIoas, IDisposable
+{
+    public const string Device = "/dev/iommu";
+
+    readonly int _fd;
+    readonly uint _ioasId;
+    readonly IoctlWatchdog _watchdog;
+    readonly RealHostMemory _memory;
+    readonly IoasAreaSet _shadow = new();
+    bool _disposed;
+
+    public IommufdIoas(HostMemory host, TimeSpan watchdog, bool mockDomain = false, IReadOnlyList<(ulong Start, ulong Last)>? reserved = null)
+    {
+        _fd = RealHostMemory.Open(Device);
+        if (_fd < 0)
+        {
+            int e = LibC.errno;
+            throw new IommufdUnavailableException(e switch
+            {
+                2 => $"{Device} does not exist: this kernel has no iommufd (CONFIG_IOMMUFD); use --backend sim, a cassette (--backend replay:FILE), or the kernel lab (harness/lab/run)",
+                13 or 1 => $"{Device}: permission denied: run as root or give your user access (e.g. a udev rule setting the group of /dev/iommu)",
+                _ => $"{Device}: open failed with errno {e}",
+            });
+        }
+        _watchdog = new IoctlWatchdog(watchdog);
+        try
+        {
+            var alloc = new IommuIoasAlloc { Size = (uint)sizeof(IommuIoasAlloc) };
+            Check("IOMMU_IOAS_ALLOC", Ioctl("IOMMU_IOAS_ALLOC", IommufdIoctl.IoasAlloc, &alloc));
+            _ioasId = alloc.OutIoasId;
+            foreach (var (start, last) in reserved ?? [])
+            {
+                var cmd = new IommuTestCmd { Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpAddReserved, Id = _ioasId, AddReservedStart = start, AddReservedLength = last - start + 1 };
+                Check("IOMMU_TEST_OP_ADD_RESERVED", Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd));
+            }
+            if (mockDomain)
+            {
+                var cmd = new IommuTestCmd { Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpMockDomain, Id = _ioasId };
+                Check("IOMMU_TEST_OP_MOCK_DOMAIN (needs CONFIG_IOMMUFD_TEST)", Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd));
+            }
+            Geometry = ReadGeometry();
+            _memory = new RealHostMemory(host);
+        }
+        catch
+        {
+            _watchdog.Dispose();
+            LibC.close(_fd);
+            throw;
+        }
+    }
+
+    /// <summary>What IOMMU_IOAS_IOVA_RANGES answered.</summary>
+    public IoasGeometry Geometry { get; }
+
+    public ulong IovaAlignment => Geometry.Alignment;
+
+    /// <summary>BAR mmaps are anonymous memory because /dev/mem could not be mapped.</summary>
+    public bool PfnMapFallback => _memory.PfnMapFallback;
+
+    IoasGeometry ReadGeometry()
+    {
+        var ranges = new IommuIovaRange[16];
+        fixed (IommuIovaRange* r = ranges)
+        {
+            var cmd = new IommuIoasIovaRanges { Size = (uint)sizeof(IommuIoasIovaRanges), IoasId = _ioasId, NumIovas = (uint)ranges.Length, AllowedIovas = (ulong)r };
+            Check("IOMMU_IOAS_IOVA_RANGES", Ioctl("IOMMU_IOAS_IOVA_RANGES", IommufdIoctl.IoasIovaRanges, &cmd));
+            return new IoasGeometry(cmd.OutIovaAlignment, ranges.Take((int)cmd.NumIovas).Select(x => (x.Start, x.Last)).ToArray());
+        }
+    }
+
+    public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
+    {
+        var cmd = new IommuIoasMap { Size = (uint)sizeof(IommuIoasMap), Flags = (uint)flags, IoasId = _ioasId, UserVa = _memory.TranslateVa(userVa), Length = length, Iova = iova };
+        var result = Ioctl("IOMMU_IOAS_MAP", IommufdIoctl.IoasMap, &cmd);
+        if (result == Errno.Ok) _shadow.Insert(cmd.Iova, length, (flags & IoasMapFlags.Writeable) != 0);
+        return result;
+    }
+
+    public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags)
+    {
+        var cmd = new IommuIoasMapFile { Size = (uint)sizeof(IommuIoasMapFile), Flags = (uint)flags, IoasId = _ioasId, Fd = _memory.TranslateFd(fd), Start = start, Length = length, Iova = iova };
+        var result = Ioctl("IOMMU_IOAS_MAP_FILE", IommufdIoctl.IoasMapFile, &cmd);
+        if (result == Errno.Ok) _shadow.Insert(cmd.Iova, length, (flags & IoasMapFlags.Writeable) != 0);
+        return result;
+    }
+
+    public Errno Unmap(ulong iova, ref ulong length)
+    {
+        var cmd = new IommuIoasUnmap { Size = (uint)sizeof(IommuIoasUnmap), IoasId = _ioasId, Iova = iova, Length = length };
+        var result = Ioctl("IOMMU_IOAS_UNMAP", IommufdIoctl.IoasUnmap, &cmd);
+        _shadow.Follow(iova, length, result);
+        if (result == Errno.Ok) length = cmd.Length;
+        return result;
+    }
+
+    public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _shadow.AreasIn(start, end);
+
+    Errno Ioctl<T>(string name, int request, T* arg) where T : unmanaged
+    {
+        var (result, errno) = _watchdog.Run(name, () => LibC.ioctl(_fd, request, arg));
+        return result < 0 ? (Errno)errno : Errno.Ok;
+    }
+
+    static void Check(string what, Errno result)
+    {
+        if (result != Errno.Ok) throw new IommufdUnavailableException($"{Device}: {what} failed: {result}");
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try
+        {
+            var unmap = new IommuIoasUnmap { Size = (uint)sizeof(IommuIoasUnmap), IoasId = _ioasId, Iova = 0, Length = ulong.MaxValue };
+            Ioctl("IOMMU_IOAS_UNMAP", IommufdIoctl.IoasUnmap, &unmap);
+            var destroy = new IommuDestroy { Size = (uint)sizeof(IommuDestroy), Id = _ioasId };
+            Ioctl("IOMMU_DESTROY", IommufdIoctl.Destroy, &destroy);
+        }
+        catch (IoctlTimeoutException) { }   // a stuck fd: closing it is all that is left
+        _watchdog.Dispose();
+        _memory.Dispose();
+        LibC.close(_fd);   // releases whatever is left (the mock domain, a stuck IOAS)
+    }
+}

@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using VfioFuzz.Cassettes;
+using VfioFuzz.Conformance;
+using VfioFuzz.Corpus;
+using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
+using VfioFuzz.Running;
+using VfioFuzz.Targets;
+
+// vfio-fuzz-lab conformance OUT.yaml        the suite on the real kernel (mock domain), recorded,
+//                                           then the simulator compared with the recording
+// vfio-fuzz-lab record-corpus CORPUS OUTDIR every bug-corpus entry on every target against the
+//                                           real kernel, one cassette per entry
+// Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
+if (args.Length < 2) return Usage();
+var watchdog = TimeSpan.FromSeconds(10);
+string release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+string machine = $"{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()} {File.ReadAllText("/proc/sys/kernel/hostname").Trim()}";
+var flavor = ConformanceSuite.FlavorOf(release);
+string now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
+try
+{
+    switch (args[0])
+    {
+        case "conformance":
+        {
+            var sessions = ConformanceSuite.Record(flavor,
+                host => new IommufdIoas(host, watchdog, mockDomain: true, reserved: [ConformanceSuite.MsiWindow]),
+                ioas => ((IommufdIoas)ioas).Geometry);
+            var cassette = new Cassette(args[1], release, machine, "iommufd (mock domain, MSI window reserved)", now, sessions);
+            CassetteFile.Save(args[1], cassette);
+            var differences = ConformanceSuite.Compare(cassette, flavor);
+            foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
+            Console.WriteLine($"conformance: {ConformanceSuite.Count - differences.Select(d => d.Split(':')[0]).Distinct().Count()}/{ConformanceSuite.Count} agree ({sessions.Sum(s => s.Calls.Length)} ioctls, kernel {release})");
+            return differences.Count == 0 ? 0 : 1;
+        }
+        case "record-corpus" when args.Length == 3:
+        {
+            var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+            Directory.CreateDirectory(args[2]);
+            foreach (var path in CorpusFile.Find(args[1]))
+            {
+                // The World of this kernel: a BAR is a dmabuf only where the kernel exports one.
+                var loaded = CorpusFile.Load(path);
+                var entry = loaded with { Profile = loaded.Profile with { Kernel = flavor } };
+                var sessions = new List<CassetteSession>();
+                foreach (var target in catalog.Targets)
+                {
+                    RecordingIoas? recorder = null;
+                    var options = new RunOptions(Backend: (_, host) =>
+                    {
+                        var real = new IommufdIoas(host, watchdog);
+                        return recorder = new RecordingIoas(real, real.Geometry);
+                    });
+                    var real = new ProgramRunner(entry.Profile, () => catalog.Create(target.Id), options).Run(entry.Program);
+                    var sim = new ProgramRunner(entry.Profile, () => catalog.Create(target.Id)).Run(entry.Program);
+                    sessions.Add(recorder!.Session(target.Id));
+                    string verdict = real.Signatures.SequenceEqual(sim.Signatures) ? "same findings as the simulator" : $"real [{string.Join(", ", real.Signatures)}] vs simulator [{string.Join(", ", sim.Signatures)}]";
+                    Console.WriteLine($"record {entry.Id} on {target.Id}: {recorder.Calls.Count} calls, {verdict}");
+                }
+                string output = Path.Combine(args[2], $"{entry.Id}.yaml");
+                CassetteFile.Save(output, new Cassette(output, release, machine, "iommufd (no domain attached)", now, [.. sessions]));
+            }
+            return 0;
+        }
+        default:
+            return Usage();
+    }
+}
+catch (IommufdUnavailableException e)
+{
+    Console.Error.WriteLine($"vfio-fuzz-lab: {e.Message}");
+    return 2;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR");
+    return 2;
+}
