@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using VfioFuzz.Corpus;
 using VfioFuzz.Fuzzing;
+using VfioFuzz.Iommufd;
 using VfioFuzz.Machine;
 using VfioFuzz.Reports;
 using VfioFuzz.Running;
@@ -26,6 +27,7 @@ static class FuzzCommand
         var kernel = new Option<string?>("--kernel") { Description = "dmabuf or no-dmabuf (default: the profile's)" };
         var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };
+        var backend = BackendOption.Create(" (iommufd with --engine inprocess; the afl and libfuzzer drivers run the simulator)");
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
@@ -34,16 +36,18 @@ static class FuzzCommand
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, jobs, nightly, untilFirst, resume, duration, seed, findings, reports };
+            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, seed, findings, reports };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
+            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
         return cmd;
     }
 
-    static int Run(string targetSpec, string profileName, string? kernel, string engineName, int jobs, bool nightly, bool untilFirst, bool resume,
+    static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, int jobs, bool nightly, bool untilFirst, bool resume,
         string durationText, ulong? seedOption, string findingsDir, string reportsDir)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
+        if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
+        if (!BackendOption.TryFactory(backendSpec, out var backendFactory, out var backendError)) return Cli.Fail(backendError!);
         if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
         if (!Duration.TryParse(durationText, out var budget)) return Cli.Fail($"--duration '{durationText}' is not a duration (e.g. 90, 90s, 10m, 1h)");
         Profile profile;
@@ -100,9 +104,9 @@ static class FuzzCommand
                         : $"[{id}] time-to-first-finding: none within {budget.TotalSeconds:0}s");
                 found = triage.Findings;
             }
-            else found = RunInProcess(profile, id, store, seed, budget, progress, cancel.Token);
+            else found = RunInProcess(profile, id, store, seed, budget, progress, backendFactory, cancel.Token);
             bool complete = !cancel.IsCancellationRequested;
-            WriteReport(reportsDir, runId, id, engine is null ? seed : null, found, complete);
+            WriteReport(reportsDir, runId, id, engine is null ? seed : null, found, complete, backendSpec);
             results[i] = (id, found, complete);
         });
         foreach (var (id, found, _) in results)
@@ -140,9 +144,9 @@ static class FuzzCommand
     }
 
     static IReadOnlyList<CampaignFinding> RunInProcess(Profile profile, string id, FindingStore store, ulong seed, TimeSpan budget,
-        ProgressLine progress, CancellationToken cancel)
+        ProgressLine progress, Func<Profile, HostMemory, IIoas>? backend, CancellationToken cancel)
     {
-        var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store);
+        var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backend));
         var stats = campaign.Run(seed, budget, s => progress.Update(s.Line()), cancel);
         progress.Print(stats.Line());
         return campaign.Findings;
@@ -150,10 +154,10 @@ static class FuzzCommand
 
     /// <summary>The report replays each saved reproducer with a trace, so every finding in it
     /// comes with the program that causes it.</summary>
-    static void WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete)
+    static void WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend)
     {
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
         var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true));
-        ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), "sim", seed, cells, complete);
+        ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete);
     }
 }

@@ -9,5 +9,6 @@ var root = new RootCommand("vfio-fuzz: a kernel-boundary fuzzing and regression 
     ReplayCommand.Create(),
     RunCommand.Create(),
     TargetsCommand.Create(),
+    ConformanceCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -15,13 +15,15 @@ static class ReplayCommand
         var paths = new Argument<string[]>("paths") { Description = "corpus files or folders (default: corpus)", Arity = ArgumentArity.ZeroOrMore };
         var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
         var reports = new Option<string>("--reports") { Description = "where to write the YAML reports", DefaultValueFactory = _ => "reports" };
-        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations") { paths, target, reports };
-        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!));
+        var backend = BackendOption.Create();
+        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations") { paths, target, reports, backend };
+        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!, r.GetValue(backend)!));
         return cmd;
     }
 
-    static int Run(string[] paths, string targetSpec, string reportsDir)
+    static int Run(string[] paths, string targetSpec, string reportsDir, string backend)
     {
+        if (!BackendOption.TryFactory(backend, out var factory, out var error)) return Cli.Fail(error!);
         IReadOnlyList<string> targetIds;
         List<CorpusEntry> entries = [];
         try
@@ -37,12 +39,12 @@ static class ReplayCommand
         }
         if (entries.Count == 0) return Cli.Fail($"no corpus entries (*.yaml) under {string.Join(", ", paths)}");
 
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true));
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory));
         PrintMatrix(entries, targetIds, cells);
 
         string runId = Cli.RunId("replay");
         foreach (var id in targetIds)
-            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), "sim", seed: null, cells.Where(c => c.Target.Id == id));
+            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id));
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;
     }

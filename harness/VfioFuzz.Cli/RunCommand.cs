@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VfioFuzz.Cassettes;
 using VfioFuzz.Corpus;
 using VfioFuzz.Reports;
 using VfioFuzz.Running;
@@ -14,21 +15,27 @@ static class RunCommand
     {
         var file = new Argument<string>("entry") { Description = "a corpus entry (YAML)" };
         var target = new Option<string>("--target") { Description = "target id", Required = true };
-        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target };
-        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!));
+        var backend = BackendOption.Create(", or replay:CASSETTE (answers from the cassette's session for this target)");
+        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target, backend };
+        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!, r.GetValue(backend)!));
         return cmd;
     }
 
-    static int Run(string file, string targetId)
+    static int Run(string file, string targetId, string backend)
     {
         CorpusEntry entry;
+        RunResult result;
         try
         {
             Cli.Catalog.Select(targetId);
             entry = CorpusFile.Load(file);
+            if (backend.StartsWith("replay:", StringComparison.Ordinal))
+                result = CassetteReplay.Run(CassetteFile.Load(backend["replay:".Length..]), entry, Cli.Catalog, targetId, trace: true);
+            else if (BackendOption.TryFactory(backend, out var factory, out var error))
+                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: factory)).Run(entry.Program);
+            else return Cli.Fail(error!);
         }
-        catch (Exception e) when (e is YamlFormatException or ArgumentException) { return Cli.Fail(e.Message); }
-        var result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true)).Run(entry.Program);
+        catch (Exception e) when (e is YamlFormatException or ArgumentException or CassetteDivergenceException) { return Cli.Fail(e.Message); }
         foreach (var line in result.Trace) Console.WriteLine(line);
         Console.WriteLine();
         foreach (var f in result.Findings)

@@ -31,7 +31,7 @@ try
             CassetteFile.Save(args[1], cassette);
             var differences = ConformanceSuite.Compare(cassette, flavor);
             foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
-            Console.WriteLine($"conformance: {ConformanceSuite.Count - differences.Select(d => d.Split(':')[0]).Distinct().Count()}/{ConformanceSuite.Count} agree ({sessions.Sum(s => s.Calls.Length)} ioctls, kernel {release})");
+            Console.WriteLine(ConformanceSuite.Summary(differences, $"kernel {release} ({sessions.Sum(s => s.Calls.Length)} ioctls)"));
             return differences.Count == 0 ? 0 : 1;
         }
         case "record-corpus" when args.Length == 3:

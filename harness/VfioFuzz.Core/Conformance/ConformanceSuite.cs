@@ -139,16 +139,16 @@ public static class ConformanceSuite
     /// <summary>Runs the simulator through every recorded session (with the recording's
     /// geometry) and lists each place it answers differently: the geometry itself, an errno,
     /// an unmapped length. Empty means the simulator agrees with the kernel.</summary>
-    public static IReadOnlyList<string> Compare(Cassette recorded, KernelFlavor kernel)
+    public static IReadOnlyList<ConformanceDifference> Compare(Cassette recorded, KernelFlavor kernel)
     {
-        var differences = new List<string>();
+        var differences = new List<ConformanceDifference>();
         foreach (var (name, steps) in Cases)
         {
             var session = recorded.Sessions.FirstOrDefault(s => s.Subject == name);
-            if (session is null) { differences.Add($"{name}: not in the recording"); continue; }
+            if (session is null) { differences.Add(new(name, "not in the recording")); continue; }
             var expected = ExpectedGeometry(session.Geometry.Alignment);
             if (!session.Geometry.Ranges.SequenceEqual(expected.Ranges))
-                differences.Add($"{name}: IOVA ranges: kernel [{Ranges(session.Geometry)}], simulator [{Ranges(expected)}]");
+                differences.Add(new(name, $"IOVA ranges: kernel [{Ranges(session.Geometry)}], simulator [{Ranges(expected)}]"));
             var host = CreateMemory(kernel);
             var sim = new RecordingIoas(new SimIoas(session.Geometry, host, kernel), session.Geometry);
             Run(sim, host, steps);
@@ -158,16 +158,26 @@ public static class ConformanceSuite
                 var ours = i < sim.Calls.Count ? sim.Calls[i] : null;
                 if (real is null || ours is null || !real.SameRequest(ours))
                 {
-                    differences.Add($"{name}: call {i + 1}: the recording has {real?.Request ?? "nothing"}, the suite asks {ours?.Request ?? "nothing"}");
+                    differences.Add(new(name, $"call {i + 1}: the recording has {real?.Request ?? "nothing"}, the suite asks {ours?.Request ?? "nothing"}"));
                     break;
                 }
-                if (real != ours) differences.Add($"{name}: call {i + 1} {real.Request}: kernel {Answer(real)}, simulator {Answer(ours)}");
+                if (real != ours) differences.Add(new(name, $"call {i + 1} {real.Request}: kernel {Answer(real)}, simulator {Answer(ours)}"));
             }
         }
         return differences;
     }
 
+    /// <summary>The one line both the lab and `vfio-fuzz conformance` print.</summary>
+    public static string Summary(IReadOnlyList<ConformanceDifference> differences, string against) =>
+        $"conformance: {Count - differences.Select(d => d.Case).Distinct().Count()}/{Count} agree with {against}";
+
     static string Ranges(IoasGeometry g) => string.Join(", ", g.Ranges.Select(r => $"0x{r.Start:x}-0x{r.Last:x}"));
 
     static string Answer(CassetteCall c) => c is UnmapCallRecord { Result: Errno.Ok } u ? $"Ok (0x{u.Unmapped:x} unmapped)" : c.Result.ToString();
+}
+
+/// <summary>A place where the simulator answered differently from the recorded kernel.</summary>
+public sealed record ConformanceDifference(string Case, string Detail)
+{
+    public override string ToString() => $"{Case}: {Detail}";
 }

@@ -106,7 +106,10 @@ public static class CorpusFile
     {
         if (File.Exists(path)) return [path];
         if (!Directory.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder");
+        // cassettes/ holds recordings of backend sessions, not programs.
+        string cassettes = $"{Path.DirectorySeparatorChar}cassettes{Path.DirectorySeparatorChar}";
         return Directory.EnumerateFiles(path, "*.yaml", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(path, f).Insert(0, Path.DirectorySeparatorChar.ToString()).Contains(cassettes))
             .Order(StringComparer.Ordinal).ToArray();
     }
 }

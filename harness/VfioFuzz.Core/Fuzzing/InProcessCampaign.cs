@@ -11,7 +11,8 @@ namespace VfioFuzz.Fuzzing;
 /// seed (the same seed gives the same programs in the same order). It is not the
 /// coverage-guided engine: that is AFL++/libFuzzer driving SharpFuzz-instrumented code.
 /// </summary>
-public sealed class InProcessCampaign(Profile profile, string targetId, Func<Listener.ListenerTarget> createTarget, FindingStore store)
+public sealed class InProcessCampaign(Profile profile, string targetId, Func<Listener.ListenerTarget> createTarget, FindingStore store,
+    RunOptions? options = null)
 {
     Triage? _triage;
 
@@ -19,7 +20,7 @@ public sealed class InProcessCampaign(Profile profile, string targetId, Func<Lis
 
     public CampaignStats Run(ulong seed, TimeSpan budget, Action<CampaignStats>? progress, CancellationToken cancel, long maxExecs = long.MaxValue)
     {
-        var runner = new ProgramRunner(profile, createTarget);
+        var runner = new ProgramRunner(profile, createTarget, options);
         var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
         var triage = _triage = new Triage(profile, targetId, runner, store, "in-process");
         var clock = Stopwatch.StartNew();

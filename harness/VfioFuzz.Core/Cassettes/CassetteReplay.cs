@@ -1,0 +1,30 @@
+using VfioFuzz.Conformance;
+using VfioFuzz.Corpus;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Running;
+
+namespace VfioFuzz.Cassettes;
+
+/// <summary>Runs a corpus entry on a target against a recorded session of it (the session
+/// named after the target), on the World of the recording's kernel.</summary>
+public static class CassetteReplay
+{
+    /// <summary>The entry's profile on the recording kernel: a BAR is a dmabuf only where
+    /// that kernel exports one (as the recording ran it).</summary>
+    public static Profile ProfileOf(Cassette cassette, CorpusEntry entry) =>
+        entry.Profile with { Kernel = ConformanceSuite.FlavorOf(cassette.Kernel) };
+
+    /// <summary>The result, or a <see cref="CassetteDivergenceException"/> when the run asks
+    /// anything the recording does not have, or fewer calls than it has.</summary>
+    public static RunResult Run(Cassette cassette, CorpusEntry entry, TargetCatalog catalog, string targetId, bool trace = false)
+    {
+        var session = cassette.Session(targetId);
+        ReplayIoas? ioas = null;
+        var options = new RunOptions(Trace: trace, Backend: (_, _) => ioas = new ReplayIoas(cassette.Path, session));
+        var result = new ProgramRunner(ProfileOf(cassette, entry), () => catalog.Create(targetId), options).Run(entry.Program);
+        if (!ioas!.Exhausted)
+            throw new CassetteDivergenceException($"{cassette.Path}: session '{targetId}': the run ended before the recording's last call ({session.Calls.Length} recorded)");
+        return result;
+    }
+}

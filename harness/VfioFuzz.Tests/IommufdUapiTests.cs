@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using VfioFuzz.Iommufd;
+using VfioFuzz.Iommufd.Uapi;
+using VfioFuzz.Machine;
+using Xunit;
+
+namespace VfioFuzz.Tests;
+
+/// <summary>The uAPI structs have the kernel's layout (sizes and offsets from
+/// ../shared/design/lab/layout.md, offsetof on the 6.12.117 header) and the request numbers
+/// the lab kernel printed.</summary>
+public class IommufdUapiTests
+{
+    public static TheoryData<Type, string, int> Offsets() => new()
+    {
+        { typeof(IommuDestroy), nameof(IommuDestroy.Id), 4 },
+        { typeof(IommuIoasAlloc), nameof(IommuIoasAlloc.Flags), 4 },
+        { typeof(IommuIoasAlloc), nameof(IommuIoasAlloc.OutIoasId), 8 },
+        { typeof(IommuIovaRange), nameof(IommuIovaRange.Last), 8 },
+        { typeof(IommuIoasIovaRanges), nameof(IommuIoasIovaRanges.IoasId), 4 },
+        { typeof(IommuIoasIovaRanges), nameof(IommuIoasIovaRanges.NumIovas), 8 },
+        { typeof(IommuIoasIovaRanges), nameof(IommuIoasIovaRanges.Reserved), 12 },
+        { typeof(IommuIoasIovaRanges), nameof(IommuIoasIovaRanges.AllowedIovas), 16 },
+        { typeof(IommuIoasIovaRanges), nameof(IommuIoasIovaRanges.OutIovaAlignment), 24 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.Flags), 4 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.IoasId), 8 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.Reserved), 12 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.UserVa), 16 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.Length), 24 },
+        { typeof(IommuIoasMap), nameof(IommuIoasMap.Iova), 32 },
+        { typeof(IommuIoasMapFile), nameof(IommuIoasMapFile.Fd), 12 },
+        { typeof(IommuIoasMapFile), nameof(IommuIoasMapFile.Start), 16 },
+        { typeof(IommuIoasMapFile), nameof(IommuIoasMapFile.Length), 24 },
+        { typeof(IommuIoasMapFile), nameof(IommuIoasMapFile.Iova), 32 },
+        { typeof(IommuIoasUnmap), nameof(IommuIoasUnmap.IoasId), 4 },
+        { typeof(IommuIoasUnmap), nameof(IommuIoasUnmap.Iova), 8 },
+        { typeof(IommuIoasUnmap), nameof(IommuIoasUnmap.Length), 16 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.Op), 4 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.Id), 8 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.AddReservedStart), 16 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.AddReservedLength), 24 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.MockDomainOutHwptId), 20 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.Last), 64 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Offsets))]
+    public void Field_is_at_the_kernels_offset(Type type, string field, int offset) =>
+        Assert.Equal(offset, (int)Marshal.OffsetOf(type, field));
+
+    [Fact]
+    public void Structs_have_the_kernels_sizes()
+    {
+        Assert.Equal(8, Unsafe.SizeOf<IommuDestroy>());
+        Assert.Equal(12, Unsafe.SizeOf<IommuIoasAlloc>());
+        Assert.Equal(16, Unsafe.SizeOf<IommuIovaRange>());
+        Assert.Equal(32, Unsafe.SizeOf<IommuIoasIovaRanges>());
+        Assert.Equal(40, Unsafe.SizeOf<IommuIoasMap>());
+        Assert.Equal(40, Unsafe.SizeOf<IommuIoasMapFile>());
+        Assert.Equal(24, Unsafe.SizeOf<IommuIoasUnmap>());
+        Assert.Equal(72, Unsafe.SizeOf<IommuTestCmd>());
+    }
+
+    [Fact]
+    public void Request_numbers_are_the_kernels()
+    {
+        // "== ioctl numbers: DESTROY=0x3b80 IOAS_ALLOC=0x3b81 ... TEST_CMD=0x3ba0" from the lab kernel.
+        Assert.Equal(0x3b80, IommufdIoctl.Destroy);
+        Assert.Equal(0x3b81, IommufdIoctl.IoasAlloc);
+        Assert.Equal(0x3b84, IommufdIoctl.IoasIovaRanges);
+        Assert.Equal(0x3b85, IommufdIoctl.IoasMap);
+        Assert.Equal(0x3b86, IommufdIoctl.IoasUnmap);
+        Assert.Equal(0x3b8f, IommufdIoctl.IoasMapFile);
+        Assert.Equal(0x3ba0, IommufdIoctl.TestCmd);
+    }
+
+    [Fact]
+    public void A_machine_without_iommufd_gets_one_line_that_says_what_to_do()
+    {
+        if (File.Exists(IommufdIoas.Device)) return;   // a machine with the device: nothing to show here
+        var e = Assert.Throws<IommufdUnavailableException>(() => new IommufdIoas(new HostMemory(), TimeSpan.FromSeconds(1)));
+        Assert.Contains("/dev/iommu does not exist", e.Message);
+        Assert.Contains("harness/lab/run", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_call_that_does_not_return_becomes_a_timeout_and_the_next_call_fails_fast()
+    {
+        using var watchdog = new IoctlWatchdog(TimeSpan.FromMilliseconds(100));
+        Assert.Equal((0, 0), watchdog.Run("quick", () => 0));
+        using var release = new ManualResetEventSlim();
+        Assert.Throws<IoctlTimeoutException>(() => watchdog.Run("IOMMU_IOAS_UNMAP", () => { release.Wait(); return 0; }));
+        var again = Assert.Throws<IoctlTimeoutException>(() => watchdog.Run("IOMMU_IOAS_MAP", () => 0));
+        Assert.Contains("still blocked", again.Message);
+        release.Set();
+    }
+}
