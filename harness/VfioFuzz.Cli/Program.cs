@@ -10,5 +10,6 @@ var root = new RootCommand("vfio-fuzz: a kernel-boundary fuzzing and regression 
     RunCommand.Create(),
     TargetsCommand.Create(),
     ConformanceCommand.Create(),
+    ImportTraceCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -106,10 +106,11 @@ public static class CorpusFile
     {
         if (File.Exists(path)) return [path];
         if (!Directory.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder");
-        // cassettes/ holds recordings of backend sessions, not programs.
-        string cassettes = $"{Path.DirectorySeparatorChar}cassettes{Path.DirectorySeparatorChar}";
+        // cassettes/ and traces/ hold recordings (backend sessions, imported QEMU traces), not programs.
+        static bool Recording(string relative) =>
+            relative.Split(Path.DirectorySeparatorChar)[..^1].Any(d => d is "cassettes" or "traces");
         return Directory.EnumerateFiles(path, "*.yaml", SearchOption.AllDirectories)
-            .Where(f => !Path.GetRelativePath(path, f).Insert(0, Path.DirectorySeparatorChar.ToString()).Contains(cassettes))
+            .Where(f => !Recording(Path.GetRelativePath(path, f)))
             .Order(StringComparer.Ordinal).ToArray();
     }
 }

@@ -47,6 +47,15 @@ public sealed class HostMemory
         _vmas.Add((va, va + mr.Size, mr.IsPfnMap));
     }
 
+    /// <summary>Registers a region at an address a recording gave (an imported QEMU trace):
+    /// its VA, and the dmabuf fd and offset when it has one.</summary>
+    public void Adopt(MemoryRegion mr, ulong va, int fd = -1, ulong fdOffset = 0)
+    {
+        _backing[mr] = new HostBacking(va, fd, fdOffset, mr.IsPfnMap);
+        _vmas.Add((va, va + mr.Size, mr.IsPfnMap));
+        if (fd >= 0) _dmabufSize[fd] = Math.Max(_dmabufSize.GetValueOrDefault(fd), fdOffset + mr.Size);
+    }
+
     /// <summary>What pin_user_pages would find over [va, va+length): false when any byte is
     /// unmapped; pfnMap when any VMA is VM_PFNMAP/VM_IO.</summary>
     public bool TryResolve(ulong va, ulong length, out bool pfnMap)

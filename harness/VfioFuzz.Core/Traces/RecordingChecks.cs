@@ -1,0 +1,100 @@
+using VfioFuzz.Iommufd;
+
+namespace VfioFuzz.Traces;
+
+/// <summary>A problem in a recording, with the trace lines that show it.</summary>
+public sealed record RecordingFinding(string Signature, string Summary, IReadOnlyList<int> Lines);
+
+/// <summary>
+/// The oracles, run over a recorded DMA stream instead of a model: an unmap of a range that
+/// was never mapped (including the ones QEMU logged as unmap_dma_non_exist and swallowed),
+/// cited with the line where the listener added (or skipped) that range; a map that
+/// overlaps a live mapping; mappings left when the IOAS is freed (teardown); and a BAR that
+/// was mmap'd or exported as dmabuf but never DMA-mapped (a device-coherent BAR missing from
+/// Stage-2) without the listener saying why.
+/// </summary>
+public static class RecordingChecks
+{
+    public static IReadOnlyList<RecordingFinding> Run(IReadOnlyList<TraceEvent> events)
+    {
+        var findings = new List<RecordingFinding>();
+        var areas = new IoasAreaSet();
+        var mapLine = new Dictionary<ulong, int>();
+        // The listener's last word on each range start: where region_add mapped or skipped it.
+        var addedAt = new Dictionary<ulong, (int Line, string How)>();
+        int? lastDel = null;
+        foreach (var e in events)
+            switch (e)
+            {
+                case RegionAddRam a: addedAt[a.Start] = (a.Line, "region_add [ram]"); break;
+                case RegionSkipDmaMap s: addedAt[s.Iova] = (s.Line, $"skipped (vfio_listener_region_skip_dma_map \"{s.Name}\")"); break;
+                case RegionAddNoDmaMap n: addedAt[n.Iova] = (n.Line, $"not mapped (vfio_listener_region_add_no_dma_map \"{n.Name}\")"); break;
+                case RegionSkip { Add: true } k: addedAt[k.Start] = (k.Line, "skipped (not RAM)"); break;
+                case RegionDel d: lastDel = d.Line; break;
+                case BackendMap m when m.Ret == 0: Map(m.Line, m.Iova, m.Size, !m.ReadOnly); break;
+                case BackendMapFile m when m.Ret == 0: Map(m.Line, m.Iova, m.Size, !m.ReadOnly); break;
+                case BackendUnmap u:
+                    var removed = u.Iova == 0 && u.Size == ulong.MaxValue ? Clear() : areas.Unmap(u.Iova, (UInt128)u.Iova + u.Size).Unmapped;
+                    if (removed == 0 && !(u.Iova == 0 && u.Size == ulong.MaxValue))
+                    {
+                        var lines = new List<int>();
+                        string added = "never added";
+                        if (addedAt.TryGetValue(u.Iova, out var at)) { lines.Add(at.Line); added = $"{at.How} at line {at.Line}"; }
+                        if (lastDel is { } del && del < u.Line) lines.Add(del);
+                        lines.Add(u.Line);
+                        findings.Add(new RecordingFinding("asymmetric-unmap:never-mapped",
+                            $"line {u.Line}: unmap of 0x{u.Iova:x}+0x{u.Size:x} that was never mapped ({added}); " +
+                            (u.NonExist ? "QEMU logged unmap_dma_non_exist and counted it as success" : $"ioctl returned {u.Ret}"),
+                            lines));
+                    }
+                    break;
+                case BackendFreeId f:
+                    foreach (var left in areas.AreasIn(0, (UInt128)ulong.MaxValue + 1))
+                        findings.Add(new RecordingFinding("asymmetric-unmap:leaked-mapping",
+                            $"line {f.Line}: the IOAS is freed with 0x{left.Iova:x}+0x{left.Length:x} still mapped (mapped at line {mapLine[left.Iova]})",
+                            [mapLine[left.Iova], f.Line]));
+                    Clear();
+                    break;
+            }
+        findings.AddRange(UnmappedBars(events));
+        return findings;
+
+        void Map(int line, ulong iova, ulong size, bool writeable)
+        {
+            var overlap = areas.AreasIn(iova, (UInt128)iova + size);
+            if (overlap.Count > 0)
+            {
+                findings.Add(new RecordingFinding("asymmetric-unmap:double-map",
+                    $"line {line}: map of 0x{iova:x}+0x{size:x} overlaps 0x{overlap[0].Iova:x}+0x{overlap[0].Length:x} mapped at line {mapLine[overlap[0].Iova]} and still live",
+                    [mapLine[overlap[0].Iova], line]));
+                return;
+            }
+            areas.Insert(iova, size, writeable);
+            mapLine[iova] = line;
+        }
+
+        ulong Clear() => areas.Clear();
+    }
+
+    static IEnumerable<RecordingFinding> UnmappedBars(IReadOnlyList<TraceEvent> events)
+    {
+        var maps = events.OfType<BackendMap>().Where(m => m.Ret == 0).ToArray();
+        var fileMaps = events.OfType<BackendMapFile>().Where(m => m.Ret == 0).ToArray();
+        var excused = events.OfType<RegionAddNoDmaMap>().Select(n => n.Name)
+            .Concat(events.OfType<RegionSkipDmaMap>().Select(s => s.Name)).ToHashSet();
+        foreach (var mmap in events.OfType<RegionMmap>().Where(r => r.Va != 0))
+        {
+            ulong size = mmap.End - mmap.Offset + 1;
+            if (maps.Any(m => m.Va < mmap.Va + size && mmap.Va < m.Va + m.Size) || excused.Contains(mmap.Name)) continue;
+            if (fileMaps.Length > 0 && events.OfType<RegionDmabuf>().Any(d => mmap.Name.StartsWith(d.Name, StringComparison.Ordinal))) continue;
+            yield return new RecordingFinding("missing-stage2:bar-never-mapped",
+                $"line {mmap.Line}: {mmap.Name} was mmap'd at 0x{mmap.Va:x} but never DMA-mapped, and the listener did not log why", [mmap.Line]);
+        }
+        foreach (var buf in events.OfType<RegionDmabuf>())
+        {
+            if (fileMaps.Any(m => m.Fd == buf.Fd) || excused.Any(n => n.StartsWith(buf.Name, StringComparison.Ordinal))) continue;
+            yield return new RecordingFinding("missing-stage2:bar-never-mapped",
+                $"line {buf.Line}: {buf.Name} (dmabuf fd {buf.Fd}) was never mapped with MAP_FILE, and the listener did not log why", [buf.Line]);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace VfioFuzz.Traces;
+
+/// <summary>A trace event with its arguments read out (hw/vfio/trace-events, backends/trace-events).</summary>
+public abstract record TraceEvent(int Line);
+
+/// <summary>vfio_listener_region_add_ram: "region_add [ram] 0x%lx - 0x%lx [%p]".</summary>
+public sealed record RegionAddRam(int Line, ulong Start, ulong Last, ulong Va) : TraceEvent(Line);
+/// <summary>vfio_listener_region_skip ("SKIPPING %s 0x%lx - 0x%lx") and the older
+/// vfio_listener_region_add_skip / _del_skip: a section that is not RAM.</summary>
+public sealed record RegionSkip(int Line, bool Add, ulong Start, ulong Last) : TraceEvent(Line);
+/// <summary>vfio_listener_region_add_no_dma_map: "Region \"%s\" 0x%lx size=0x%lx is not aligned to 0x%lx ...".</summary>
+public sealed record RegionAddNoDmaMap(int Line, string Name, ulong Iova, ulong Size, ulong PageSize) : TraceEvent(Line);
+/// <summary>vfio_listener_region_skip_dma_map (the skip patches): "Region \"%s\" iova=0x%lx size=0x%lx".</summary>
+public sealed record RegionSkipDmaMap(int Line, string Name, ulong Iova, ulong Size) : TraceEvent(Line);
+/// <summary>vfio_listener_region_del: "region_del 0x%lx - 0x%lx".</summary>
+public sealed record RegionDel(int Line, ulong Start, ulong Last) : TraceEvent(Line);
+/// <summary>vfio_region_mmap: "Region %s [0x%lx - 0x%lx]", or newer "\"%s\" [0x%lx - 0x%lx] maps to %p" (Va 0 when absent).</summary>
+public sealed record RegionMmap(int Line, string Name, ulong Offset, ulong End, ulong Va) : TraceEvent(Line);
+/// <summary>vfio_region_dmabuf: "Device %s, dmabuf fd %d region %d \"%s\", offset: 0x%lx, size: 0x%lx".</summary>
+public sealed record RegionDmabuf(int Line, string Device, int Fd, int Index, string Name, ulong Offset, ulong Size) : TraceEvent(Line);
+/// <summary>vfio_iommu_map_notify: "iommu %s @ 0x%lx - 0x%lx".</summary>
+public sealed record IommuMapNotify(int Line, string Op, ulong Start, ulong Last) : TraceEvent(Line);
+/// <summary>iommufd_backend_map_dma: " iommufd=%d ioas=%d iova=0x%lx size=0x%lx addr=%p readonly=%d (%d)".</summary>
+public sealed record BackendMap(int Line, int Ioas, ulong Iova, ulong Size, ulong Va, bool ReadOnly, int Ret) : TraceEvent(Line);
+/// <summary>iommufd_backend_map_file_dma: " iommufd=%d ioas=%d iova=0x%lx size=0x%lx fd=%d start=%ld readonly=%d (%d)".</summary>
+public sealed record BackendMapFile(int Line, int Ioas, ulong Iova, ulong Size, int Fd, ulong Start, bool ReadOnly, int Ret) : TraceEvent(Line);
+/// <summary>iommufd_backend_unmap_dma (" iommufd=%d ioas=%d iova=0x%lx size=0x%lx (%d)") and
+/// iommufd_backend_unmap_dma_non_exist (" Unmap nonexistent mapping: ..."), which QEMU counts as success.</summary>
+public sealed record BackendUnmap(int Line, int Ioas, ulong Iova, ulong Size, int Ret, bool NonExist) : TraceEvent(Line);
+/// <summary>iommufd_backend_alloc_ioas / get_ioas: " iommufd=%d ioas=%d".</summary>
+public sealed record BackendIoas(int Line, int Ioas) : TraceEvent(Line);
+/// <summary>iommufd_backend_free_id: " iommufd=%d id=%d (%d)": the IOAS going away is teardown.</summary>
+public sealed record BackendFreeId(int Line, int Id) : TraceEvent(Line);
+
+/// <summary>Reads each understood event's arguments (tolerant of spacing; numbers as QEMU prints them).</summary>
+public static partial class TraceArgs
+{
+    const string Hex = @"0x[0-9a-fA-F]+";
+    const string Ptr = @"(?:0x[0-9a-fA-F]+|\(nil\))";
+
+    static readonly Dictionary<string, Regex> Formats = new()
+    {
+        ["vfio_listener_region_add_ram"] = R($@"^region_add \[ram\] (?<s>{Hex}) - (?<l>{Hex}) \[(?<va>{Ptr})\]$"),
+        ["vfio_listener_region_skip"] = R($@"^SKIPPING (?<op>region_add|region_del) (?<s>{Hex}) - (?<l>{Hex})$"),
+        ["vfio_listener_region_add_skip"] = R($@"^SKIPPING region_add (?<s>{Hex}) - (?<l>{Hex})$"),
+        ["vfio_listener_region_del_skip"] = R($@"^SKIPPING region_del (?<s>{Hex}) - (?<l>{Hex})$"),
+        ["vfio_listener_region_add_no_dma_map"] = R($@"^Region ""(?<name>[^""]*)"" (?<iova>{Hex}) size=(?<size>{Hex}) is not aligned to (?<page>{Hex}) and cannot be mapped for DMA$"),
+        ["vfio_listener_region_skip_dma_map"] = R($@"^Region ""(?<name>[^""]*)"" iova=(?<iova>{Hex}) size=(?<size>{Hex})$"),
+        ["vfio_listener_region_del"] = R($@"^region_del (?<s>{Hex}) - (?<l>{Hex})$"),
+        ["vfio_region_mmap"] = R($@"^(?:Region (?<name>.+?)|""(?<name>[^""]*)""|(?<name>.+?)) \[(?<o>{Hex}) - (?<e>{Hex})\](?: maps to (?<va>{Ptr}))?$"),
+        ["vfio_region_dmabuf"] = R($@"^Device (?<dev>[^,]+), dmabuf fd (?<fd>-?\d+) region (?<idx>\d+) ""(?<name>[^""]*)"", offset: (?<o>{Hex}), size: (?<size>{Hex})$"),
+        ["vfio_iommu_map_notify"] = R($@"^iommu (?<op>\S+) @ (?<s>{Hex}) - (?<l>{Hex})$"),
+        ["iommufd_backend_map_dma"] = R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) addr=(?<va>{Ptr}) readonly=(?<ro>[01]) \((?<ret>-?\d+)\)$"),
+        ["iommufd_backend_map_file_dma"] = R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) fd=(?<fd>-?\d+) start=(?<start>\d+) readonly=(?<ro>[01]) \((?<ret>-?\d+)\)$"),
+        ["iommufd_backend_unmap_dma"] = R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) \((?<ret>-?\d+)\)$"),
+        ["iommufd_backend_unmap_dma_non_exist"] = R($@"^Unmap nonexistent mapping: iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) \((?<ret>-?\d+)\)$"),
+        ["iommufd_backend_alloc_ioas"] = R(@"^iommufd=\d+ ioas=(?<ioas>\d+)(?: \(-?\d+\))?$"),
+        ["iommufd_backend_get_ioas"] = R(@"^iommufd=\d+ ioas=(?<ioas>\d+)(?: \(-?\d+\))?$"),
+        ["iommufd_backend_free_id"] = R(@"^iommufd=\d+ id=(?<id>\d+) \((?<ret>-?\d+)\)$"),
+    };
+
+    static Regex R(string pattern) => new(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+
+    public static bool IsKnown(string name) => Formats.ContainsKey(name);
+
+    public static IEnumerable<string> KnownEvents => Formats.Keys;
+
+    public static bool Parses(string name, string args) => Formats.TryGetValue(name, out var r) && r.IsMatch(Normalize(args));
+
+    /// <summary>The typed event, or null when the arguments do not have the event's format.</summary>
+    public static TraceEvent? Read(TraceEventLine e)
+    {
+        if (!Formats.TryGetValue(e.Name, out var r)) return null;
+        var m = r.Match(Normalize(e.Args));
+        if (!m.Success) return null;
+        ulong X(string g) => m.Groups[g].Value is "(nil)" or "" ? 0 : ulong.Parse(m.Groups[g].Value.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        int I(string g) => int.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture);
+        string S(string g) => m.Groups[g].Value;
+        return e.Name switch
+        {
+            "vfio_listener_region_add_ram" => new RegionAddRam(e.Line, X("s"), X("l"), X("va")),
+            "vfio_listener_region_skip" => new RegionSkip(e.Line, S("op") == "region_add", X("s"), X("l")),
+            "vfio_listener_region_add_skip" => new RegionSkip(e.Line, true, X("s"), X("l")),
+            "vfio_listener_region_del_skip" => new RegionSkip(e.Line, false, X("s"), X("l")),
+            "vfio_listener_region_add_no_dma_map" => new RegionAddNoDmaMap(e.Line, S("name"), X("iova"), X("size"), X("page")),
+            "vfio_listener_region_skip_dma_map" => new RegionSkipDmaMap(e.Line, S("name"), X("iova"), X("size")),
+            "vfio_listener_region_del" => new RegionDel(e.Line, X("s"), X("l")),
+            "vfio_region_mmap" => new RegionMmap(e.Line, S("name"), X("o"), X("e"), X("va")),
+            "vfio_region_dmabuf" => new RegionDmabuf(e.Line, S("dev"), I("fd"), I("idx"), S("name"), X("o"), X("size")),
+            "vfio_iommu_map_notify" => new IommuMapNotify(e.Line, S("op"), X("s"), X("l")),
+            "iommufd_backend_map_dma" => new BackendMap(e.Line, I("ioas"), X("iova"), X("size"), X("va"), S("ro") == "1", I("ret")),
+            "iommufd_backend_map_file_dma" => new BackendMapFile(e.Line, I("ioas"), X("iova"), X("size"), I("fd"), ulong.Parse(S("start"), CultureInfo.InvariantCulture), S("ro") == "1", I("ret")),
+            "iommufd_backend_unmap_dma" => new BackendUnmap(e.Line, I("ioas"), X("iova"), X("size"), I("ret"), NonExist: false),
+            "iommufd_backend_unmap_dma_non_exist" => new BackendUnmap(e.Line, I("ioas"), X("iova"), X("size"), I("ret"), NonExist: true),
+            "iommufd_backend_alloc_ioas" or "iommufd_backend_get_ioas" => new BackendIoas(e.Line, I("ioas")),
+            "iommufd_backend_free_id" => new BackendFreeId(e.Line, I("id")),
+            _ => null,
+        };
+    }
+
+    /// <summary>QEMU's formats start some events with a space and mail clients double
+    /// spaces; single spaces make the formats simple.</summary>
+    static string Normalize(string args) => Spaces().Replace(args.Trim(), " ");
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Spaces();
+}

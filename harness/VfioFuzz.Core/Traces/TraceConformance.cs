@@ -1,0 +1,158 @@
+using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Traces;
+
+/// <summary>Where a target stopped doing what the recording did: the listener event, the
+/// recorded backend calls under it, and the target's.</summary>
+public sealed record TraceDivergence(int Line, string Event, IReadOnlyList<string> Recorded, IReadOnlyList<string> Model);
+
+/// <summary>
+/// Holds a listener model to a recording: the recorded listener events (region add, skip,
+/// del, with their ranges) are fed to the target one transaction each, and the target's
+/// map/unmap calls are compared with the backend calls QEMU logged under the same event
+/// (iova, size, read-only, file vs VA, and the VA or fd/start). The sections are rebuilt from
+/// the trace: a region_add_ram whose VA lies in a vfio_region_mmap is a VFIO ram_device
+/// (role cxl-dpa or nvlink-aperture when the region name says "dpa" or "nvlink", bar-mmap
+/// otherwise; a dmabuf BAR when a vfio_region_dmabuf names the mmap's region), anything else
+/// guest RAM (read-only when its map was); a SKIPPING line is a non-RAM section; a
+/// no_dma_map or skip_dma_map line without an add is a ram_device section. vIOMMU
+/// (vfio_iommu_map_notify) calls are not compared: the targets do not model that path yet.
+/// </summary>
+public static class TraceConformance
+{
+    public static TraceDivergence? Compare(IReadOnlyList<TraceEvent> events, ListenerTarget target, ulong hostPageSize)
+    {
+        var host = new HostMemory();
+        var answers = new RecordedAnswers();
+        var mmaps = events.OfType<RegionMmap>().Where(m => m.Va != 0).ToArray();
+        var dmabufs = events.OfType<RegionDmabuf>().ToArray();
+        // The VFIO devices are the owners of the mmap'd regions (the name's first word).
+        var devices = mmaps.GroupBy(m => Owner(m.Name)).Select(g => new PciDevice(new DeviceSpec(g.Key,
+            g.Any(m => RoleOf(m.Name) == RegionRole.CxlDpa) ? DeviceKind.CxlType2 : g.Any(m => RoleOf(m.Name) == RegionRole.NvlinkAperture) ? DeviceKind.CoherentGpu : DeviceKind.Nic,
+            Ats: false, []))).ToArray();
+        target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled));
+        var live = new List<Section>();
+
+        for (int i = 0; i < events.Count; i++)
+        {
+            // A del of a section the recording never added (it starts mid-session) has nothing to compare.
+            if (ListenerStep(events[i]) is not { } step || step.Section is not { } section) continue;
+            var (description, add, _) = step;
+            // The backend calls QEMU made under this event: up to the next listener or notify event.
+            var recorded = new List<TraceEvent>();
+            for (int j = i + 1; j < events.Count && events[j] is not (RegionAddRam or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); j++)
+                if (events[j] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[j]);
+            answers.Expect(recorded);
+            target.Begin();
+            if (add) { target.RegionAdd(section); live.Add(section); }
+            else { target.RegionDel(section); live.Remove(section); }
+            target.Commit();
+            var model = answers.Calls;
+            var expected = recorded.Select(Describe).ToArray();
+            if (!model.SequenceEqual(expected))
+                return new TraceDivergence(events[i].Line, description, recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), model.ToArray());
+        }
+        return null;
+
+        (string Description, bool Add, Section? Section)? ListenerStep(TraceEvent e) => e switch
+        {
+            RegionAddRam a => ($"region_add [ram] 0x{a.Start:x} - 0x{a.Last:x}", true, NewSection(a.Start, a.Last - a.Start + 1, a.Va, null, a.Line)),
+            RegionSkip { Add: true } k => ($"SKIPPING region_add 0x{k.Start:x} - 0x{k.Last:x}", true,
+                new Section(new MemoryRegion($"mmio@0x{k.Start:x}", RegionKind.Mmio, k.Last - k.Start + 1, RegionRole.MsixTable, null), k.Start, k.Last - k.Start + 1, 0, false)),
+            RegionAddNoDmaMap n when !live.Any(s => s.Gpa == n.Iova) => ($"no_dma_map \"{n.Name}\"", true, NewSection(n.Iova, n.Size, 0, n.Name, n.Line)),
+            RegionDel d => ($"region_del 0x{d.Start:x} - 0x{d.Last:x}", false, Find(d.Start, d.Last, ram: true)),
+            RegionSkip { Add: false } k => ($"SKIPPING region_del 0x{k.Start:x} - 0x{k.Last:x}", false, Find(k.Start, k.Last, ram: false)),
+            _ => null,
+        };
+
+        Section? Find(ulong start, ulong last, bool ram)
+        {
+            foreach (var s in live)
+                if (s.Mr.IsRam == ram && s.Gpa <= start && s.End - 1 >= last) return s;
+            return null;
+        }
+
+        Section NewSection(ulong gpa, ulong size, ulong va, string? name, int line)
+        {
+            var mmap = mmaps.FirstOrDefault(m => va >= m.Va && va <= m.Va + (m.End - m.Offset));
+            name ??= mmap?.Name;
+            bool readOnly = events.OfType<BackendMap>().FirstOrDefault(m => m.Line > line && m.Iova == gpa)?.ReadOnly ?? false;
+            MemoryRegion mr;
+            if (name is not null)
+            {
+                mr = new MemoryRegion(name, RegionKind.RamDevice, size, RoleOf(name), Owner(name));
+                var buf = dmabufs.FirstOrDefault(d => name.StartsWith(d.Name, StringComparison.Ordinal));
+                ulong offset = mmap is null ? 0 : mmap.Offset + (va - mmap.Va);
+                host.Adopt(mr, va, buf?.Fd ?? -1, buf is null ? 0 : buf.Offset + offset);
+            }
+            else
+            {
+                mr = new MemoryRegion($"ram@0x{gpa:x}", readOnly ? RegionKind.Rom : RegionKind.Ram, size, readOnly ? RegionRole.Rom : RegionRole.GuestRam, null);
+                host.Adopt(mr, va);
+            }
+            return new Section(mr, gpa, size, 0, readOnly);
+        }
+    }
+
+    static string Owner(string regionName) => regionName.Split(' ')[0];
+
+    static RegionRole RoleOf(string regionName)
+    {
+        string lower = regionName.ToLowerInvariant();
+        return lower.Contains("dpa") ? RegionRole.CxlDpa : lower.Contains("nvlink") ? RegionRole.NvlinkAperture : RegionRole.BarMmap;
+    }
+
+    static string Describe(TraceEvent e) => e switch
+    {
+        BackendMap m => $"map iova=0x{m.Iova:x} size=0x{m.Size:x} addr=0x{m.Va:x} readonly={(m.ReadOnly ? 1 : 0)}",
+        BackendMapFile m => $"map_file iova=0x{m.Iova:x} size=0x{m.Size:x} fd={m.Fd} start={m.Start} readonly={(m.ReadOnly ? 1 : 0)}",
+        BackendUnmap u => $"unmap iova=0x{u.Iova:x} size=0x{u.Size:x}",
+        _ => e.ToString(),
+    };
+
+    /// <summary>The IOAS the target talks to during a comparison: it notes each call in the
+    /// recording's terms and answers with what the recording answered for the same call
+    /// (ENOENT for unmap_dma_non_exist, EFAULT for a failed map), Ok otherwise.</summary>
+    sealed class RecordedAnswers : IIoas
+    {
+        IReadOnlyList<TraceEvent> _recorded = [];
+
+        public List<string> Calls { get; } = [];
+
+        public ulong IovaAlignment => 0x1000;
+
+        public void Expect(IReadOnlyList<TraceEvent> recorded)
+        {
+            _recorded = recorded;
+            Calls.Clear();
+        }
+
+        public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags) =>
+            Answer(new BackendMap(0, 0, iova, length, userVa, (flags & IoasMapFlags.Writeable) == 0, 0));
+
+        public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags) =>
+            Answer(new BackendMapFile(0, 0, iova, length, fd, start, (flags & IoasMapFlags.Writeable) == 0, 0));
+
+        public Errno Unmap(ulong iova, ref ulong length) => Answer(new BackendUnmap(0, 0, iova, length, 0, false));
+
+        public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => [];
+
+        Errno Answer(TraceEvent call)
+        {
+            string text = Describe(call);
+            var recorded = Calls.Count < _recorded.Count ? _recorded[Calls.Count] : null;
+            Calls.Add(text);
+            if (recorded is null || Describe(recorded) != text) return Errno.Ok;
+            return recorded switch
+            {
+                BackendUnmap { NonExist: true } => Errno.ENOENT,
+                BackendUnmap { Ret: < 0 } => Errno.EINVAL,
+                BackendMap { Ret: < 0 } or BackendMapFile { Ret: < 0 } => Errno.EFAULT,
+                _ => Errno.Ok,
+            };
+        }
+    }
+}
