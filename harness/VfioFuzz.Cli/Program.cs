@@ -11,5 +11,7 @@ var root = new RootCommand("vfio-fuzz: a kernel-boundary fuzzing and regression 
     TargetsCommand.Create(),
     ConformanceCommand.Create(),
     ImportTraceCommand.Create(),
+    GateCommand.Create(),
+    BisectCommand.Create(),
 };
 return root.Parse(args).Invoke();
