@@ -20,4 +20,17 @@ public interface IIoas
     /// <summary>The areas intersecting [start, end), in IOVA order. The kernel has no such
     /// query; the simulator knows, and other backends keep a shadow. Oracles read it.</summary>
     IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end);
+
+    /// <summary>Whether areas cover all of [iova, iova+length) without a gap (the oracles ask
+    /// after every commit; backends with their own area set answer without allocating).</summary>
+    bool Covers(ulong iova, ulong length)
+    {
+        UInt128 cursor = iova, end = (UInt128)iova + length;
+        foreach (var a in AreasIn(iova, end))
+        {
+            if (a.Iova > cursor) return false;
+            cursor = UInt128.Max(cursor, a.End);
+        }
+        return cursor >= end;
+    }
 }

@@ -49,9 +49,32 @@ public sealed class IoasAreaSet
     /// <summary>The areas intersecting [start, end), in IOVA order.</summary>
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end)
     {
-        var result = new List<IoasArea>();
         var keys = _areas.Keys;
-        // The first area that could intersect is the last one starting at or before start.
+        int first = FirstIntersecting(start);
+        if (first >= keys.Count || keys[first] >= end) return [];
+        var result = new List<IoasArea>();
+        for (int i = first; i < keys.Count && keys[i] < end; i++) result.Add(_areas.Values[i]);
+        return result;
+    }
+
+    /// <summary>Whether the areas cover [iova, iova+length) without a gap; no allocation.</summary>
+    public bool Covers(ulong iova, ulong length)
+    {
+        UInt128 cursor = iova, end = (UInt128)iova + length;
+        var values = _areas.Values;
+        for (int i = FirstIntersecting(iova); i < values.Count && values[i].Iova < end; i++)
+        {
+            if (values[i].Iova > cursor) return false;
+            cursor = UInt128.Max(cursor, values[i].End);
+        }
+        return cursor >= end;
+    }
+
+    /// <summary>The index of the first area that could intersect [start, ...): the last one
+    /// starting at or before start if it reaches past it, else the first starting after.</summary>
+    int FirstIntersecting(ulong start)
+    {
+        var keys = _areas.Keys;
         int lo = 0, hi = keys.Count - 1, first = keys.Count;
         while (lo <= hi)
         {
@@ -60,7 +83,6 @@ public sealed class IoasAreaSet
             else lo = mid + 1;
         }
         if (first > 0 && _areas.Values[first - 1].End > start) first--;
-        for (int i = first; i < keys.Count && keys[i] < end; i++) result.Add(_areas.Values[i]);
-        return result;
+        return first;
     }
 }

@@ -83,4 +83,6 @@ public sealed class SimIoas : IIoas
     }
 
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _areas.AreasIn(start, end);
+
+    public bool Covers(ulong iova, ulong length) => _areas.Covers(iova, length);
 }

@@ -29,11 +29,11 @@ public sealed class PciBar
 
     /// <summary>The BAR's leaves in render order: the overlay first, then the mmap, then the
     /// trapped region behind it.</summary>
-    public IEnumerable<Placement> Render()
+    public void AddLeaves(List<Placement> leaves)
     {
-        if (MsixTable is not null) yield return new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value);
-        yield return new Placement(Mmap, Address);
-        yield return new Placement(Trapped, Address);
+        if (MsixTable is not null) leaves.Add(new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value));
+        leaves.Add(new Placement(Mmap, Address));
+        leaves.Add(new Placement(Trapped, Address));
     }
 }
 

@@ -197,19 +197,26 @@ public sealed class World
     static bool SameSections(FlatView a, FlatView b) => a.Sections.SequenceEqual(b.Sections);
 
     /// <summary>The root's children in render order: BARs (priority 1) above RAM and pool
-    /// regions (priority 0); among equals, the most recently added renders first.</summary>
+    /// regions (priority 0); among equals, the most recently added renders first. A BAR's
+    /// leaves come in its own order (overlay, mmap, trapped region).</summary>
     FlatView Render()
     {
-        var children = new List<(int Priority, long Seq, IEnumerable<Placement> Leaves)>
+        var children = new List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)>(8)
         {
-            (0, 0, [new Placement(Ram, Profile.RamBase)]),
+            (0, 0, null, Ram, Profile.RamBase),
         };
         foreach (var mr in Pool)
-            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, [new Placement(mr, p.Gpa)]));
+            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, mr, p.Gpa));
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
-                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar.Render()));
-        children.Sort((a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Seq.CompareTo(a.Seq));
-        return FlatView.Render(children.SelectMany(c => c.Leaves));
+                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, null, 0));
+        children.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Seq.CompareTo(a.Seq));
+        var leaves = new List<Placement>(children.Count * 3);
+        foreach (var c in children)
+        {
+            if (c.Bar is { } bar) bar.AddLeaves(leaves);
+            else leaves.Add(new Placement(c.Mr!, c.Gpa));
+        }
+        return FlatView.Render(leaves);
     }
 }

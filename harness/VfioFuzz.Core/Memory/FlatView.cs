@@ -18,20 +18,33 @@ public sealed class FlatView
 
     FlatView(IReadOnlyList<Section> sections) => Sections = sections;
 
-    public static FlatView Render(IEnumerable<Placement> renderOrder)
+    public static FlatView Render(IReadOnlyList<Placement> renderOrder)
     {
-        var painted = new List<(UInt128 Start, UInt128 End)>();   // sorted, disjoint
-        var pieces = new List<Section>();
-        foreach (var p in renderOrder)
+        // painted: the covered intervals so far, sorted and disjoint. A placement adds a piece
+        // for each gap it fills, then joins the painted set.
+        var painted = new List<(UInt128 Start, UInt128 End)>(renderOrder.Count);
+        var pieces = new List<Section>(renderOrder.Count + 4);
+        for (int n = 0; n < renderOrder.Count; n++)
         {
-            UInt128 start = p.Gpa, end = (UInt128)p.Gpa + p.Mr.Size;
-            foreach (var (gs, ge) in Gaps(painted, start, end))
-                pieces.Add(new Section(p.Mr, (ulong)gs, (ulong)(ge - gs), (ulong)(gs - start), p.Mr.ReadOnly));
+            var p = renderOrder[n];
+            UInt128 start = p.Gpa, end = (UInt128)p.Gpa + p.Mr.Size, cursor = start;
+            foreach (var (ps, pe) in painted)
+            {
+                if (pe <= cursor) continue;
+                if (ps >= end) break;
+                if (ps > cursor) pieces.Add(Piece(p, cursor, ps));
+                cursor = UInt128.Max(cursor, pe);
+                if (cursor >= end) break;
+            }
+            if (cursor < end) pieces.Add(Piece(p, cursor, end));
             Insert(painted, start, end);
         }
-        pieces.Sort((a, b) => a.Gpa.CompareTo(b.Gpa));
+        pieces.Sort(static (a, b) => a.Gpa.CompareTo(b.Gpa));
         return new FlatView(Merge(pieces));
     }
+
+    static Section Piece(Placement p, UInt128 from, UInt128 to) =>
+        new(p.Mr, (ulong)from, (ulong)(to - from), (ulong)(from - p.Gpa), p.Mr.ReadOnly);
 
     /// <summary>The section covering a GPA, if any.</summary>
     public Section? Find(ulong gpa)
@@ -48,34 +61,20 @@ public sealed class FlatView
         return null;
     }
 
-    static IEnumerable<(UInt128, UInt128)> Gaps(List<(UInt128 Start, UInt128 End)> painted, UInt128 start, UInt128 end)
-    {
-        UInt128 cursor = start;
-        foreach (var (ps, pe) in painted)
-        {
-            if (pe <= cursor) continue;
-            if (ps >= end) break;
-            if (ps > cursor) yield return (cursor, ps);
-            cursor = UInt128.Max(cursor, pe);
-            if (cursor >= end) yield break;
-        }
-        if (cursor < end) yield return (cursor, end);
-    }
-
+    /// <summary>Adds [start, end) to the sorted disjoint set, joining what it touches.</summary>
     static void Insert(List<(UInt128 Start, UInt128 End)> painted, UInt128 start, UInt128 end)
     {
-        painted.Add((start, end));
-        painted.Sort((a, b) => a.Start.CompareTo(b.Start));
-        for (int i = painted.Count - 1; i > 0; i--)
+        int i = 0;
+        while (i < painted.Count && painted[i].End < start) i++;
+        int j = i;
+        while (j < painted.Count && painted[j].Start <= end)
         {
-            var (ps, pe) = painted[i - 1];
-            var (cs, ce) = painted[i];
-            if (cs <= pe)
-            {
-                painted[i - 1] = (ps, UInt128.Max(pe, ce));
-                painted.RemoveAt(i);
-            }
+            start = UInt128.Min(start, painted[j].Start);
+            end = UInt128.Max(end, painted[j].End);
+            j++;
         }
+        painted.RemoveRange(i, j - i);
+        painted.Insert(i, (start, end));
     }
 
     static List<Section> Merge(List<Section> sorted)

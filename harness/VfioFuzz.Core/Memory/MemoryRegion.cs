@@ -15,4 +15,14 @@ public sealed record MemoryRegion(string Name, RegionKind Kind, ulong Size, Regi
     /// <summary>True for device memory whose host mapping is a VM_PFNMAP/VM_IO mmap of a BAR,
     /// which pin_user_pages refuses: IOMMU_IOAS_MAP of it fails with EFAULT.</summary>
     public bool IsPfnMap => Kind == RegionKind.RamDevice && Owner is not null;
+
+    // Sections are hashed and compared on every transaction diff: the hash is computed once,
+    // and a World compares a region mostly with itself.
+    readonly int _hash = HashCode.Combine(Name, Kind, Size, Role, Owner);
+
+    public override int GetHashCode() => _hash;
+
+    public bool Equals(MemoryRegion? other) =>
+        ReferenceEquals(this, other) ||
+        (other is not null && _hash == other._hash && Name == other.Name && Kind == other.Kind && Size == other.Size && Role == other.Role && Owner == other.Owner);
 }

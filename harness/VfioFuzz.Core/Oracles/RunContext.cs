@@ -36,14 +36,5 @@ public sealed class RunContext(World world, IIoas ioas)
     }
 
     /// <summary>Whether the IOAS has areas covering all of [iova, iova+length) without a gap.</summary>
-    public bool Covered(ulong iova, ulong length)
-    {
-        UInt128 cursor = iova, end = (UInt128)iova + length;
-        foreach (var a in Ioas.AreasIn(iova, end))
-        {
-            if (a.Iova > cursor) return false;
-            cursor = UInt128.Max(cursor, a.End);
-        }
-        return cursor >= end;
-    }
+    public bool Covered(ulong iova, ulong length) => Ioas.Covers(iova, length);
 }

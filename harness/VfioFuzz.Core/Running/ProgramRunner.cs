@@ -82,16 +82,29 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         /// all: the per-commit checks do not apply there.</summary>
         public void Transaction(FlatView before, FlatView after, bool afterCommit)
         {
-            var kept = new HashSet<Section>(after.Sections);
-            var old = new HashSet<Section>(before.Sections);
             target.Begin();
-            foreach (var s in before.Sections)
-                if (!kept.Contains(s)) Call(s, add: false);
-            foreach (var s in after.Sections)
-                if (!old.Contains(s)) Call(s, add: true);
+            // Both views are sorted by GPA and a kept section keeps its GPA: one merge walk per
+            // direction finds the deleted (all first, in address order) and the added ones.
+            Walk(before.Sections, after.Sections, add: false);
+            Walk(after.Sections, before.Sections, add: true);
             target.Commit();
             if (!afterCommit) return;
             foreach (var o in oracles) o.AfterCommit(ctx);
+        }
+
+        /// <summary>Calls region_add/del for each section of <paramref name="from"/> that
+        /// <paramref name="other"/> does not have.</summary>
+        void Walk(IReadOnlyList<Section> from, IReadOnlyList<Section> other, bool add)
+        {
+            int j = 0;
+            for (int i = 0; i < from.Count; i++)
+            {
+                var s = from[i];
+                while (j < other.Count && other[j].Gpa < s.Gpa) j++;
+                bool kept = false;
+                for (int k = j; k < other.Count && other[k].Gpa == s.Gpa; k++) kept |= other[k] == s;
+                if (!kept) Call(s, add);
+            }
         }
 
         void Call(Section s, bool add)
