@@ -41,6 +41,10 @@ public class HotPathBenchmarks
     [Benchmark]
     public int RunProgram() => _runner.Run(_programs[Next()]).Findings.Count;
 
+    /// <summary>What a fuzzing execution is: bytes in, decoded as the run goes.</summary>
+    [Benchmark]
+    public int RunBytes() => _runner.Run(_inputs[Next()], out _).Findings.Count;
+
     [Benchmark(Baseline = true)]
     public int RunEmptyProgram() => _runner.Run(FuzzProgram.Empty).Findings.Count;
 }

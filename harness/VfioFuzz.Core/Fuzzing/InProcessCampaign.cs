@@ -29,10 +29,9 @@ public sealed class InProcessCampaign(Profile profile, string targetId, Func<Lis
         var buffer = new byte[ProgramDecoder.MaxInputBytes];
         while (execs < maxExecs && clock.Elapsed < budget && !cancel.IsCancellationRequested)
         {
-            var bytes = buffer.AsSpan(0, rng.Next(4, buffer.Length + 1));
-            rng.NextBytes(bytes);
-            var program = ProgramDecoder.Decode(bytes, profile);
-            var result = runner.Run(program);
+            var bytes = buffer.AsMemory(0, rng.Next(4, buffer.Length + 1));
+            rng.NextBytes(bytes.Span);
+            var result = runner.Run(bytes, out var program);
             execs++;
             if (!result.Clean) triage.Consider(program, result);
             if (progress is not null && clock.Elapsed >= nextReport)

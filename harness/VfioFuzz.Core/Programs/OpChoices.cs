@@ -6,16 +6,39 @@ namespace VfioFuzz.Programs;
 /// <summary>
 /// The candidate lists and address grids the byte form chooses from, in one place so the
 /// decoder (byte -> op) and the encoder (op -> byte) can never disagree about an index.
+/// Candidates are counted and picked in place: the decoder runs on every execution.
 /// </summary>
 static class OpChoices
 {
-    public static MemoryRegion[] FreeRegions(World world) => world.Pool.Where(r => !world.IsPlugged(r.Name)).ToArray();
+    public static readonly Func<World, MemoryRegion, bool> Free = static (w, r) => !w.IsPlugged(r.Name);
+    public static readonly Func<World, MemoryRegion, bool> Plugged = static (w, r) => w.IsPlugged(r.Name);
+    public static readonly Func<World, PciDevice, bool> Initializing = static (_, d) => d.State == DeviceState.Initializing;
+    public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
 
-    public static MemoryRegion[] PluggedRegions(World world) => world.Pool.Where(r => world.IsPlugged(r.Name)).ToArray();
+    /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
+    public static T? Pick<T>(IReadOnlyList<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class
+    {
+        int count = 0;
+        for (int i = 0; i < all.Count; i++) if (qualifies(world, all[i])) count++;
+        if (count == 0) return null;
+        int k = choice % count;
+        for (int i = 0; i < all.Count; i++)
+            if (qualifies(world, all[i]) && k-- == 0) return all[i];
+        return null;
+    }
 
-    public static PciDevice[] Initializing(World world) => world.Devices.Where(d => d.State == DeviceState.Initializing).ToArray();
-
-    public static PciDevice[] AtsDevices(World world) => world.Devices.Where(d => d.Spec.Ats).ToArray();
+    /// <summary>The choice byte that picks <paramref name="match"/>'s item, or -1.</summary>
+    public static int ChoiceOf<T>(IReadOnlyList<T> all, World world, Func<World, T, bool> qualifies, Func<T, bool> match)
+    {
+        int index = 0;
+        for (int i = 0; i < all.Count; i++)
+        {
+            if (!qualifies(world, all[i])) continue;
+            if (match(all[i])) return index;
+            index++;
+        }
+        return -1;
+    }
 
     /// <summary>Bits 0-2 pick a 1 GiB hotplug slot; bit 7 shifts the GPA by 4 KiB: legal, but
     /// off the host-page phase on 64K hosts.</summary>

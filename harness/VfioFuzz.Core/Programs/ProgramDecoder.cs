@@ -22,14 +22,29 @@ public static class ProgramDecoder
     {
         var world = new World(profile);
         var ops = ImmutableArray.CreateBuilder<Op>();
-        for (int at = 0; at < data.Length && ops.Count < MaxOps; at += OpBytes)
+        int at = 0;
+        while (ops.Count < MaxOps && DecodeNext(world, data, ref at) is { } op)
         {
-            var op = DecodeOp(world, At(data, at), At(data, at + 1), At(data, at + 2), At(data, at + 3));
-            if (op is null) continue;
             world.Apply(op, IgnoreWorldEvents.Instance);
             ops.Add(op);
         }
         return new FuzzProgram(ops.ToImmutable());
+    }
+
+    /// <summary>The next op with a legal handle on <paramref name="world"/> as it is now,
+    /// starting at byte <paramref name="at"/> (moved past it), or null at the end of the data.
+    /// The caller applies the op before asking for the next: the runner decodes this way on
+    /// the World it runs, so an execution builds one World, not two.</summary>
+    public static Op? DecodeNext(World world, ReadOnlySpan<byte> data, ref int at)
+    {
+        for (; at < data.Length; at += OpBytes)
+        {
+            var op = DecodeOp(world, At(data, at), At(data, at + 1), At(data, at + 2), At(data, at + 3));
+            if (op is null) continue;
+            at += OpBytes;
+            return op;
+        }
+        return null;
     }
 
     static byte At(ReadOnlySpan<byte> data, int i) => i < data.Length ? data[i] : (byte)0;
@@ -41,13 +56,13 @@ public static class ProgramDecoder
         {
             case 0:
             {
-                var free = OpChoices.FreeRegions(world);
-                return free.Length == 0 ? null : new MapRegion(free[a % free.Length].Name, OpChoices.HotplugGpa(b));
+                var free = OpChoices.Pick(world.Pool, world, OpChoices.Free, a);
+                return free is null ? null : new MapRegion(free.Name, OpChoices.HotplugGpa(b));
             }
             case 1:
             {
-                var plugged = OpChoices.PluggedRegions(world);
-                return plugged.Length == 0 ? null : new UnmapRegion(plugged[a % plugged.Length].Name);
+                var plugged = OpChoices.Pick(world.Pool, world, OpChoices.Plugged, a);
+                return plugged is null ? null : new UnmapRegion(plugged.Name);
             }
             case 2:
                 return new SetCommandMem(devices[a % devices.Count].Id, (b & 1) != 0);
@@ -63,18 +78,18 @@ public static class ProgramDecoder
                 return new DeviceReset(devices[a % devices.Count].Id);
             case 6:
             {
-                var waiting = OpChoices.Initializing(world);
-                return waiting.Length == 0 ? null : new DeviceInitDone(waiting[a % waiting.Length].Id);
+                var waiting = OpChoices.Pick(world.Devices, world, OpChoices.Initializing, a);
+                return waiting is null ? null : new DeviceInitDone(waiting.Id);
             }
             default:
             {
-                var ats = OpChoices.AtsDevices(world);
+                var ats = OpChoices.Pick(world.Devices, world, OpChoices.Ats, a);
                 var sections = world.View.Sections;
-                if (ats.Length == 0 || sections.Count == 0) return null;
+                if (ats is null || sections.Count == 0) return null;
                 var s = sections[b % sections.Count];
                 ulong pages = Math.Max(1, s.Size / world.Profile.HostPageSize);
                 ulong gpa = s.Gpa + (c % pages) * world.Profile.HostPageSize;
-                return new AtsAccess(ats[a % ats.Length].Id, gpa);
+                return new AtsAccess(ats.Id, gpa);
             }
         }
     }

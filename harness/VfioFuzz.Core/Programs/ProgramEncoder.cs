@@ -35,12 +35,12 @@ public static class ProgramEncoder
         {
             case MapRegion m:
             {
-                int a = IndexOf(OpChoices.FreeRegions(world), r => r.Name == m.Region);
+                int a = OpChoices.ChoiceOf(world.Pool, world, OpChoices.Free, r => r.Name == m.Region);
                 int b = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.HotplugGpa((byte)x) == m.Gpa, -1);
                 return Bytes(0, a, b);
             }
             case UnmapRegion u:
-                return Bytes(1, IndexOf(OpChoices.PluggedRegions(world), r => r.Name == u.Region));
+                return Bytes(1, OpChoices.ChoiceOf(world.Pool, world, OpChoices.Plugged, r => r.Name == u.Region));
             case SetCommandMem c:
                 return Bytes(2, Device(c.Device), c.On ? 1 : 0);
             case MoveBar mb:
@@ -59,10 +59,10 @@ public static class ProgramEncoder
             case DeviceReset r:
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
-                return Bytes(6, IndexOf(OpChoices.Initializing(world), x => x.Id == d.Device));
+                return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
             case AtsAccess ats:
             {
-                int a = IndexOf(OpChoices.AtsDevices(world), x => x.Id == ats.Device);
+                int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.Ats, x => x.Id == ats.Device);
                 var sections = world.View.Sections;
                 int b = -1;
                 for (int i = 0; i < sections.Count && i < 256; i++)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using VfioFuzz.Cassettes;
 using VfioFuzz.Iommufd;
@@ -21,15 +22,28 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 {
     readonly RunOptions _options = options ?? RunOptions.Default;
 
-    public RunResult Run(FuzzProgram program)
+    public RunResult Run(FuzzProgram program) => Run(new ProgramOps(program));
+
+    /// <summary>Runs what the bytes decode to, decoding each op on the run's own World (the
+    /// decoder's World would be in the same state): one World per execution, not two. The
+    /// program run (up to where the run stopped) comes back for triage.</summary>
+    public RunResult Run(ReadOnlyMemory<byte> input, out FuzzProgram program)
+    {
+        var ops = new DecodingOps(input);
+        var result = Run(ops);
+        program = ops.Program;
+        return result;
+    }
+
+    RunResult Run(IOpSource ops)
     {
         var world = new World(profile);
         var baseIoas = _options.CreateIoas(profile, world.Host);
-        try { return Run(program, world, baseIoas); }
+        try { return Run(ops, world, baseIoas); }
         finally { (baseIoas as IDisposable)?.Dispose(); }   // the real backend holds an fd and mappings
     }
 
-    RunResult Run(FuzzProgram program, World world, IIoas baseIoas)
+    RunResult Run(IOpSource ops, World world, IIoas baseIoas)
     {
         var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
         var oracles = Oracle.CreateAll();
@@ -47,10 +61,10 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             }))
             return Result(ctx, trace, 0);
 
-        for (int i = 0; i < program.Ops.Length; i++)
+        int steps = 0;
+        while (ops.Next(world) is { } op)
         {
-            var op = program.Ops[i];
-            ctx.Step = i + 1;
+            ctx.Step = ++steps;
             if (trace.Enabled) trace.Note($"step {ctx.Step}: {ProgramText.Describe(op)}");
             if (!driver.Guard(() => world.Apply(op, driver))) return Result(ctx, trace, ctx.Step);
             if (clock.Elapsed > _options.WatchdogOrDefault)
@@ -63,7 +77,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             }
         }
 
-        ctx.Step = program.Ops.Length + 1;
+        ctx.Step = steps + 1;
         if (trace.Enabled) trace.Note($"step {ctx.Step}: teardown (memory_listener_unregister)");
         ctx.DevicesDetached = true;
         if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty, afterCommit: false)))
@@ -163,6 +177,34 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                     "the run stopped"));
             }
             return false;
+        }
+    }
+
+    /// <summary>Where a run's ops come from: a program, or bytes decoded as the run goes.</summary>
+    interface IOpSource
+    {
+        Op? Next(World world);
+    }
+
+    sealed class ProgramOps(FuzzProgram program) : IOpSource
+    {
+        int _next;
+
+        public Op? Next(World world) => _next < program.Ops.Length ? program.Ops[_next++] : null;
+    }
+
+    sealed class DecodingOps(ReadOnlyMemory<byte> input) : IOpSource
+    {
+        readonly ImmutableArray<Op>.Builder _ops = ImmutableArray.CreateBuilder<Op>();
+        int _at;
+
+        public FuzzProgram Program => new(_ops.ToImmutable());
+
+        public Op? Next(World world)
+        {
+            if (_ops.Count >= ProgramDecoder.MaxOps || ProgramDecoder.DecodeNext(world, input.Span, ref _at) is not { } op) return null;
+            _ops.Add(op);
+            return op;
         }
     }
 }
