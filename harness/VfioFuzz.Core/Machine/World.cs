@@ -28,6 +28,8 @@ public sealed class World
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
+    readonly List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
+    readonly List<Placement> _renderLeaves = new(16);
     long _seq;
 
     public World(Profile profile)
@@ -201,17 +203,18 @@ public sealed class World
     /// leaves come in its own order (overlay, mmap, trapped region).</summary>
     FlatView Render()
     {
-        var children = new List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)>(8)
-        {
-            (0, 0, null, Ram, Profile.RamBase),
-        };
+        // Scratch lists reused across renders: a World renders after every op of every execution.
+        var children = _renderChildren;
+        children.Clear();
+        children.Add((0, 0, null, Ram, Profile.RamBase));
         foreach (var mr in Pool)
             if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, mr, p.Gpa));
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
                 if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, null, 0));
         children.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Seq.CompareTo(a.Seq));
-        var leaves = new List<Placement>(children.Count * 3);
+        var leaves = _renderLeaves;
+        leaves.Clear();
         foreach (var c in children)
         {
             if (c.Bar is { } bar) bar.AddLeaves(leaves);

@@ -22,8 +22,10 @@ public sealed class FlatView
     {
         // painted: the covered intervals so far, sorted and disjoint. A placement adds a piece
         // for each gap it fills, then joins the painted set.
-        var painted = new List<(UInt128 Start, UInt128 End)>(renderOrder.Count);
-        var pieces = new List<Section>(renderOrder.Count + 4);
+        var painted = t_painted ??= new(16);
+        var pieces = t_pieces ??= new(16);
+        painted.Clear();
+        pieces.Clear();
         for (int n = 0; n < renderOrder.Count; n++)
         {
             var p = renderOrder[n];
@@ -42,6 +44,11 @@ public sealed class FlatView
         pieces.Sort(static (a, b) => a.Gpa.CompareTo(b.Gpa));
         return new FlatView(Merge(pieces));
     }
+
+    // Scratch for Render, per thread (campaigns run targets in parallel); only the merged
+    // sections of the result are allocated.
+    [ThreadStatic] static List<(UInt128 Start, UInt128 End)>? t_painted;
+    [ThreadStatic] static List<Section>? t_pieces;
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>
         new(p.Mr, (ulong)from, (ulong)(to - from), (ulong)(from - p.Gpa), p.Mr.ReadOnly);
@@ -77,23 +84,25 @@ public sealed class FlatView
         painted.Insert(i, (start, end));
     }
 
-    static List<Section> Merge(List<Section> sorted)
+    static Section[] Merge(List<Section> sorted)
     {
-        var merged = new List<Section>(sorted.Count);
+        int count = 0;
+        var merged = new Section[sorted.Count];
         foreach (var s in sorted)
         {
-            if (merged.Count > 0)
+            if (count > 0)
             {
-                var last = merged[^1];
+                var last = merged[count - 1];
                 if (ReferenceEquals(last.Mr, s.Mr) && last.End == s.Gpa
                     && last.OffsetInRegion + last.Size == s.OffsetInRegion && last.ReadOnly == s.ReadOnly)
                 {
-                    merged[^1] = last with { Size = last.Size + s.Size };
+                    merged[count - 1] = last with { Size = last.Size + s.Size };
                     continue;
                 }
             }
-            merged.Add(s);
+            merged[count++] = s;
         }
+        Array.Resize(ref merged, count);
         return merged;
     }
 }
