@@ -27,7 +27,7 @@ public class FlatViewTests
         var events = new Recorder();
         world.Apply(new MoveBar("cxl0", 2, 0x100_3000_0000UL), events);
         Assert.Equal(2, events.Transactions.Count);
-        Assert.True(events.Transactions[0].Before.Sections.Count > events.Transactions[0].After.Sections.Count);
+        Assert.True(events.Transactions[0].Before.Sections.Length > events.Transactions[0].After.Sections.Length);
         Assert.Contains(events.Transactions[1].After.Sections, s => s.Gpa == 0x100_3000_0000UL && s.Mr.Role == RegionRole.CxlDpa);
     }
 

@@ -27,6 +27,26 @@ public class ProgramPropertyTests
         }, iter: Repo.PropertyIterations);
     }
 
+    [Theory]
+    [InlineData("gb200-nvlink", "nv-d814a45")]
+    [InlineData("vr-cxl-type2", "nv-2e963ff+e227a6b")]
+    public void A_runner_reusing_its_world_gives_what_a_fresh_world_gives(string profileName, string target)
+    {
+        // The runner resets one World between executions instead of building a new one: any
+        // state a program leaves behind (moved BARs, plugged regions, devices in reset) must
+        // be gone by the next run.
+        var profile = Profile.Resolve(profileName);
+        var reused = new ProgramRunner(profile, () => Repo.Catalog.Create(target), new RunOptions(Trace: true));
+        Gen.Select(Bytes, Bytes).Sample((first, second) =>
+        {
+            reused.Run(first, out _);
+            var again = reused.Run(second, out var program);
+            var fresh = new ProgramRunner(profile, () => Repo.Catalog.Create(target), new RunOptions(Trace: true)).Run(program);
+            Assert.Equal(fresh.Signatures, again.Signatures);
+            Assert.Equal(fresh.Trace, again.Trace);
+        }, iter: Repo.PropertyIterations / 4);
+    }
+
     [Fact]
     public void Truncated_and_empty_input_decodes()
     {

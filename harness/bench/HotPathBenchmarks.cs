@@ -35,7 +35,7 @@ public class HotPathBenchmarks
     {
         var world = new World(Programs32.Profile);
         foreach (var op in _programs[Next()].Ops) world.Apply(op, IgnoreWorldEvents.Instance);
-        return world.View.Sections.Count;
+        return world.View.Sections.Length;
     }
 
     [Benchmark]

@@ -19,8 +19,10 @@ public sealed class IoasAreaSet
     public (Errno Result, ulong Unmapped) Unmap(ulong iova, UInt128 end)
     {
         ulong unmapped = 0;
-        foreach (var area in AreasIn(iova, end))
+        var inRange = AreasIn(iova, end);
+        for (int i = 0; i < inRange.Count; i++)
         {
+            var area = inRange[i];
             if (area.Iova < iova || area.End > end) return (Errno.ENOENT, unmapped);
             _areas.Remove(area.Iova);
             unmapped += area.Length;
@@ -52,8 +54,11 @@ public sealed class IoasAreaSet
         var keys = _areas.Keys;
         int first = FirstIntersecting(start);
         if (first >= keys.Count || keys[first] >= end) return [];
-        var result = new List<IoasArea>();
-        for (int i = first; i < keys.Count && keys[i] < end; i++) result.Add(_areas.Values[i]);
+        int last = first;
+        while (last < keys.Count && keys[last] < end) last++;
+        var result = new IoasArea[last - first];
+        var values = _areas.Values;
+        for (int i = first; i < last; i++) result[i - first] = values[i];
         return result;
     }
 

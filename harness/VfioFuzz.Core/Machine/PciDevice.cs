@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using VfioFuzz.Memory;
 
 namespace VfioFuzz.Machine;
@@ -41,7 +42,7 @@ public sealed class PciDevice
 {
     public DeviceSpec Spec { get; }
     public string Id => Spec.Id;
-    public IReadOnlyList<PciBar> Bars { get; }
+    public ImmutableArray<PciBar> Bars { get; }
     public DeviceState State { get; set; } = DeviceState.Running;
 
     /// <summary>PCI COMMAND.MEM: BARs decode only while it is set.</summary>
@@ -50,11 +51,15 @@ public sealed class PciDevice
     public PciDevice(DeviceSpec spec)
     {
         Spec = spec;
-        Bars = spec.Bars.Select(b => new PciBar(spec.Id, b)).ToArray();
+        Bars = [.. spec.Bars.Select(b => new PciBar(spec.Id, b))];
     }
 
-    public PciBar Bar(int index) => Bars.FirstOrDefault(b => b.Spec.Index == index)
-        ?? throw new ProgramException($"device {Id} has no BAR{index} (it has {string.Join(", ", Bars.Select(b => "BAR" + b.Spec.Index))})");
+    public PciBar Bar(int index)
+    {
+        foreach (var b in Bars)
+            if (b.Spec.Index == index) return b;
+        throw new ProgramException($"device {Id} has no BAR{index} (it has {string.Join(", ", Bars.Select(b => "BAR" + b.Spec.Index))})");
+    }
 
     /// <summary>pci_bar_address: a BAR is mapped when MEM is on and its address is programmed.</summary>
     public bool BarDecodes(PciBar bar) => CommandMem && bar.Address != 0;

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using VfioFuzz.Memory;
 using VfioFuzz.Programs;
 
@@ -22,51 +24,86 @@ public sealed class World
     public Profile Profile { get; }
     public HostMemory Host { get; } = new();
     public FlatView View { get; private set; }
-    public IReadOnlyList<PciDevice> Devices { get; }
+    // Arrays, not list interfaces: oracles and the decoder walk them after every op.
+    public ImmutableArray<PciDevice> Devices { get; }
     public MemoryRegion Ram { get; }
-    public IReadOnlyList<MemoryRegion> Pool { get; }
+    public ImmutableArray<MemoryRegion> Pool { get; }
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
     long _seq;
+    readonly FlatView? _bootView;
 
     public World(Profile profile)
     {
         Profile = profile;
         Ram = new MemoryRegion("ram", RegionKind.Ram, profile.RamSize, RegionRole.GuestRam, Owner: null);
         Host.Allocate(Ram, profile.Kernel);
-        Pool = profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
-            p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null)).ToArray();
+        Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
+            p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
 
-        Devices = profile.Devices.Select(d => new PciDevice(d)).ToArray();
-        for (int i = 0; i < Devices.Count; i++)
+        Devices = [.. profile.Devices.Select(d => new PciDevice(d))];
+        foreach (var dev in Devices)
+            foreach (var bar in dev.Bars)
+                Host.Allocate(bar.Mmap, profile.Kernel);
+        Boot();
+        _bootView = View;
+    }
+
+    /// <summary>Firmware enumeration, done before the program starts: each BAR at its own slot
+    /// in the device's window, MEM on, every device running, no pool region plugged.</summary>
+    [MemberNotNull(nameof(View))]
+    void Boot()
+    {
+        _plugged.Clear();
+        _seq = 0;
+        for (int i = 0; i < Devices.Length; i++)
         {
             var dev = Devices[i];
-            // Firmware enumeration, done before the program starts: each BAR at its own slot in
-            // the device's window, MEM on.
-            for (int b = 0; b < dev.Bars.Count; b++)
+            for (int b = 0; b < dev.Bars.Length; b++)
             {
                 var bar = dev.Bars[b];
-                Host.Allocate(bar.Mmap, profile.Kernel);
                 bar.Address = BarSlot(i, b + 1, bar.Spec.Size);
                 _barSeq[bar] = ++_seq;
             }
             dev.CommandMem = true;
+            dev.State = DeviceState.Running;
         }
-        View = Render();
+        View = _bootView ?? Render();
     }
+
+    /// <summary>Back to the state the constructor left: a runner reuses one World for many
+    /// executions instead of building regions, devices and host mappings each time.</summary>
+    public void Reset() => Boot();
 
     public static ulong BarSlot(int window, int slot, ulong barSize) =>
         BarWindowBase + (ulong)window * BarWindowSize + (ulong)slot * barSize;
 
-    public PciDevice Device(string id) => Devices.FirstOrDefault(d => d.Id == id)
-        ?? throw new ProgramException($"unknown device '{id}' (this profile has: {string.Join(", ", Devices.Select(d => d.Id))})");
+    public PciDevice Device(string id)
+    {
+        foreach (var d in Devices)
+            if (d.Id == id) return d;
+        throw new ProgramException($"unknown device '{id}' (this profile has: {string.Join(", ", Devices.Select(d => d.Id))})");
+    }
 
-    public MemoryRegion PoolRegion(string name) => Pool.FirstOrDefault(r => r.Name == name)
-        ?? throw new ProgramException($"unknown region '{name}' (pluggable here: {string.Join(", ", Pool.Select(r => r.Name))})");
+    /// <summary>The device a region belongs to (its BAR's owner), if any.</summary>
+    public PciDevice? OwnerOf(MemoryRegion mr)
+    {
+        if (mr.Owner is null) return null;
+        foreach (var d in Devices)
+            if (d.Id == mr.Owner) return d;
+        return null;
+    }
+
+    public MemoryRegion PoolRegion(string name)
+    {
+        foreach (var r in Pool)
+            if (r.Name == name) return r;
+        throw new ProgramException($"unknown region '{name}' (pluggable here: {string.Join(", ", Pool.Select(r => r.Name))})");
+    }
 
     public bool IsPlugged(string region) => _plugged.ContainsKey(region);
 
@@ -106,12 +143,16 @@ public sealed class World
     /// transaction of its own.</summary>
     void SetMem(PciDevice dev, bool on, IWorldEvents events)
     {
-        var before = dev.Bars.Select(dev.BarDecodes).ToArray();
+        // Which BARs decoded before, one bit each (a device has at most 6 BARs).
+        int before = 0;
+        for (int i = 0; i < dev.Bars.Length; i++)
+            if (dev.BarDecodes(dev.Bars[i])) before |= 1 << i;
         dev.CommandMem = on;
-        for (int i = 0; i < dev.Bars.Count; i++)
+        for (int i = 0; i < dev.Bars.Length; i++)
         {
-            if (before[i] == dev.BarDecodes(dev.Bars[i])) continue;
-            if (!before[i]) _barSeq[dev.Bars[i]] = ++_seq;
+            bool was = (before & (1 << i)) != 0;
+            if (was == dev.BarDecodes(dev.Bars[i])) continue;
+            if (!was) _barSeq[dev.Bars[i]] = ++_seq;
             Commit(events);
         }
     }
@@ -190,17 +231,16 @@ public sealed class World
     void Commit(IWorldEvents events)
     {
         var next = Render();
-        if (SameSections(View, next)) return;
+        if (ReferenceEquals(next, View)) return;
         var before = View;
         View = next;
         events.Transaction(before, next);
     }
 
-    static bool SameSections(FlatView a, FlatView b) => a.Sections.SequenceEqual(b.Sections);
-
     /// <summary>The root's children in render order: BARs (priority 1) above RAM and pool
     /// regions (priority 0); among equals, the most recently added renders first. A BAR's
-    /// leaves come in its own order (overlay, mmap, trapped region).</summary>
+    /// leaves come in its own order (overlay, mmap, trapped region). The current view itself
+    /// when nothing changed, so a no-op change allocates nothing.</summary>
     FlatView Render()
     {
         // Scratch lists reused across renders: a World renders after every op of every execution.
@@ -220,6 +260,6 @@ public sealed class World
             if (c.Bar is { } bar) bar.AddLeaves(leaves);
             else leaves.Add(new Placement(c.Mr!, c.Gpa));
         }
-        return FlatView.Render(leaves);
+        return FlatView.Render(leaves, View);
     }
 }

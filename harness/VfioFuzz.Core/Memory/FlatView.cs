@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+
 namespace VfioFuzz.Memory;
 
 /// <summary>A terminal region placed in the address space, in render order (earlier wins).</summary>
@@ -14,11 +17,15 @@ public sealed class FlatView
 {
     public static readonly FlatView Empty = new([]);
 
-    public IReadOnlyList<Section> Sections { get; }
+    /// <summary>The FlatRanges in GPA order. An array rather than a list interface: the
+    /// runner walks two views per transaction on the fuzzing hot path.</summary>
+    public ImmutableArray<Section> Sections { get; }
 
-    FlatView(IReadOnlyList<Section> sections) => Sections = sections;
+    FlatView(ImmutableArray<Section> sections) => Sections = sections;
 
-    public static FlatView Render(IReadOnlyList<Placement> renderOrder)
+    /// <summary>Renders the placements; returns <paramref name="unchanged"/> itself when the
+    /// result has exactly its sections.</summary>
+    public static FlatView Render(IReadOnlyList<Placement> renderOrder, FlatView? unchanged = null)
     {
         // painted: the covered intervals so far, sorted and disjoint. A placement adds a piece
         // for each gap it fills, then joins the painted set.
@@ -42,13 +49,16 @@ public sealed class FlatView
             Insert(painted, start, end);
         }
         pieces.Sort(static (a, b) => a.Gpa.CompareTo(b.Gpa));
-        return new FlatView(Merge(pieces));
+        var merged = Merge(pieces);
+        if (unchanged is not null && CollectionsMarshal.AsSpan(merged).SequenceEqual(unchanged.Sections.AsSpan())) return unchanged;
+        return new FlatView([.. merged]);
     }
 
     // Scratch for Render, per thread (campaigns run targets in parallel); only the merged
     // sections of the result are allocated.
     [ThreadStatic] static List<(UInt128 Start, UInt128 End)>? t_painted;
     [ThreadStatic] static List<Section>? t_pieces;
+    [ThreadStatic] static List<Section>? t_merged;
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>
         new(p.Mr, (ulong)from, (ulong)(to - from), (ulong)(from - p.Gpa), p.Mr.ReadOnly);
@@ -56,7 +66,7 @@ public sealed class FlatView
     /// <summary>The section covering a GPA, if any.</summary>
     public Section? Find(ulong gpa)
     {
-        int lo = 0, hi = Sections.Count - 1;
+        int lo = 0, hi = Sections.Length - 1;
         while (lo <= hi)
         {
             int mid = (lo + hi) >>> 1;
@@ -84,10 +94,13 @@ public sealed class FlatView
         painted.Insert(i, (start, end));
     }
 
-    static Section[] Merge(List<Section> sorted)
+    /// <summary>Joins adjacent pieces of one region (flatview_simplify) into a scratch list:
+    /// only a view that differs from the current one is copied out.</summary>
+    static List<Section> Merge(List<Section> sorted)
     {
         int count = 0;
-        var merged = new Section[sorted.Count];
+        var merged = t_merged ??= new(16);
+        CollectionsMarshal.SetCount(merged, sorted.Count);
         foreach (var s in sorted)
         {
             if (count > 0)
@@ -102,7 +115,7 @@ public sealed class FlatView
             }
             merged[count++] = s;
         }
-        Array.Resize(ref merged, count);
+        CollectionsMarshal.SetCount(merged, count);
         return merged;
     }
 }

@@ -13,15 +13,27 @@ namespace VfioFuzz.Oracles;
 public sealed class AsymmetricUnmapOracle : Oracle
 {
     /// <summary>A map the listener asked for, whatever the kernel answered: a listener that
-    /// unmaps what it failed to map is still symmetric.</summary>
-    sealed record Request(ulong Iova, ulong Length, string SectionKey, RegionRole Role);
+    /// unmaps what it failed to map is still symmetric. It keeps the section, not its text:
+    /// keys are formatted only when a finding is written.</summary>
+    sealed record Request(ulong Iova, ulong Length, Section? Section)
+    {
+        public RegionRole Role => Section?.Mr.Role ?? RegionRole.GuestRam;
+
+        public string SectionKey => Section?.Key ?? "(no section)";
+
+        /// <summary>The same section as <paramref name="other"/> by its key's parts (region,
+        /// address, size), without building the key.</summary>
+        public bool SameSection(Section? other) =>
+            Section is { } a && other is { } b ? ReferenceEquals(a.Mr, b.Mr) && a.Gpa == b.Gpa && a.Size == b.Size
+                                               : Section is null && other is null;
+    }
 
     readonly List<Request> _requests = [];
     readonly Dictionary<ulong, Request> _areaOwner = [];
 
     public override void OnMap(RunContext ctx, in MapCall call)
     {
-        var request = new Request(call.Iova, call.Length, ctx.Section?.Key ?? "(no section)", ctx.Section?.Mr.Role ?? RegionRole.GuestRam);
+        var request = new Request(call.Iova, call.Length, ctx.Section);
         foreach (var held in _requests)
         {
             if (!Overlaps(held, call.Iova, call.End)) continue;
@@ -42,14 +54,21 @@ public sealed class AsymmetricUnmapOracle : Oracle
     {
         var section = ctx.Section;
         var match = Match(call, section);
-        string culprit = section?.Key ?? match?.SectionKey ?? "(deferred unmap)";
-        var role = section?.Mr.Role ?? match?.Role ?? RegionRole.GuestRam;
+        // Whose unmap this is: the running region_del's section, else (a deferred unmap) the
+        // section of the request it answers.
+        Section? culpritSection = section ?? match?.Section;
+        string Culprit() => culpritSection?.Key ?? "(deferred unmap)";
+        var role = culpritSection?.Mr.Role ?? RegionRole.GuestRam;
 
-        var foreign = new List<Request>();
-        foreach (var area in call.Removed)
+        List<Request>? foreign = null;
+        for (int i = 0; i < call.Removed.Count; i++)
         {
-            if (_areaOwner.Remove(area.Iova, out var owner) && owner.SectionKey != (match?.SectionKey ?? culprit))
-                foreign.Add(owner);
+            var area = call.Removed[i];
+            // Foreign: owned by another section than the matched request's (or, unmatched,
+            // the running region_del's; an unmatched deferred unmap owns nothing).
+            if (_areaOwner.Remove(area.Iova, out var owner)
+                && (match is not null ? !owner.SameSection(match.Section) : section is null || !owner.SameSection(section)))
+                (foreign ??= []).Add(owner);
         }
         if (match is not null) _requests.Remove(match);
 
@@ -59,18 +78,18 @@ public sealed class AsymmetricUnmapOracle : Oracle
             string sig = $"{FindingKinds.AsymmetricUnmap}:never-mapped:{role.Name()}";
             if (ctx.Seen(sig)) return;
             ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
-                $"{culprit} unmapped [0x{call.Iova:x}, 0x{end:x}) that it never mapped",
-                $"region_del of {culprit} issued IOMMU_IOAS_UNMAP for a range its region_add never asked to map " +
+                $"{Culprit()} unmapped [0x{call.Iova:x}, 0x{end:x}) that it never mapped",
+                $"region_del of {Culprit()} issued IOMMU_IOAS_UNMAP for a range its region_add never asked to map " +
                 "(a section skipped on add but not on del). QEMU's iommufd backend treats ENOENT as success, so nothing " +
                 "in QEMU's log shows it; only `-trace iommufd_backend_unmap_dma_non_exist` does.",
                 Effect(call, foreign)));
         }
-        else if (foreign.Count > 0)
+        else if (foreign is not null)
         {
             string sig = $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{role.Name()}";
             if (ctx.Seen(sig)) return;
             ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
-                $"{culprit} unmapped [0x{call.Iova:x}, 0x{end:x}) and removed a mapping of {foreign[0].SectionKey}",
+                $"{Culprit()} unmapped [0x{call.Iova:x}, 0x{end:x}) and removed a mapping of {foreign[0].SectionKey}",
                 "An unmap for one section removed the IOVA translation another live section relies on; the device's next " +
                 "DMA or ATS translation there faults.",
                 Effect(call, foreign)));
@@ -95,14 +114,14 @@ public sealed class AsymmetricUnmapOracle : Oracle
     Request? Match(in UnmapCall call, Section? section)
     {
         foreach (var r in _requests)
-            if (r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SectionKey == section.Value.Key))
+            if (r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SameSection(section)))
                 return r;
         return null;
     }
 
-    static string Effect(in UnmapCall call, List<Request> foreign) => call.Removed.Count == 0
+    static string Effect(in UnmapCall call, List<Request>? foreign) => call.Removed.Count == 0
         ? $"harmless at that moment: nothing was mapped there, the kernel answered {call.Result} and QEMU counted it as success"
-        : foreign.Count > 0
+        : foreign is not null
             ? $"destructive: it removed {foreign.Count} mapping(s) made for {string.Join(", ", foreign.Select(f => f.SectionKey).Distinct())}"
             : $"it removed {call.Removed.Count} mapping(s) with no owner the oracle knows";
 

@@ -1,3 +1,4 @@
+using VfioFuzz.Iommufd;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 
@@ -18,7 +19,7 @@ public sealed class AtcInvalidationOracle : Oracle
     {
         foreach (var s in ctx.World.View.Sections)
         {
-            if (!s.Mr.Role.IsAtsReachable() || ctx.World.Devices.FirstOrDefault(d => d.Id == s.Mr.Owner) is not { Spec.Ats: true } dev) continue;
+            if (!s.Mr.Role.IsAtsReachable() || ctx.World.OwnerOf(s.Mr) is not { Spec.Ats: true } dev) continue;
             Remember(dev, s.Gpa, s.End);
         }
     }
@@ -37,9 +38,10 @@ public sealed class AtcInvalidationOracle : Oracle
         {
             if (!dev.Spec.Ats || dev.State == DeviceState.Running || !ctx.Profile.AtcInvTimesOutDuringReset.Contains(dev.Spec.Kind)) continue;
             if (!_reach.TryGetValue(dev.Id, out var ranges)) continue;
-            foreach (var area in call.Removed)
+            for (int i = 0; i < call.Removed.Count; i++)
             {
-                if (!ranges.Any(r => r.Start < area.End && area.Iova < r.End)) continue;
+                var area = call.Removed[i];
+                if (!Reaches(ranges, area)) continue;
                 string sig = $"{FindingKinds.Timeout}:atc-inv:{dev.Spec.Kind.Name()}";
                 if (ctx.Seen(sig)) return;
                 ctx.Report(new Finding(FindingKinds.Timeout, sig, ctx.Step,
@@ -51,6 +53,13 @@ public sealed class AtcInvalidationOracle : Oracle
                 return;
             }
         }
+    }
+
+    static bool Reaches(List<(ulong Start, UInt128 End)> ranges, IoasArea area)
+    {
+        foreach (var r in ranges)
+            if (r.Start < area.End && area.Iova < r.End) return true;
+        return false;
     }
 
     void Remember(PciDevice device, ulong start, UInt128 end)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 
@@ -16,22 +17,22 @@ static class OpChoices
     public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
 
     /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
-    public static T? Pick<T>(IReadOnlyList<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class
+    public static T? Pick<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class
     {
         int count = 0;
-        for (int i = 0; i < all.Count; i++) if (qualifies(world, all[i])) count++;
+        for (int i = 0; i < all.Length; i++) if (qualifies(world, all[i])) count++;
         if (count == 0) return null;
         int k = choice % count;
-        for (int i = 0; i < all.Count; i++)
+        for (int i = 0; i < all.Length; i++)
             if (qualifies(world, all[i]) && k-- == 0) return all[i];
         return null;
     }
 
     /// <summary>The choice byte that picks <paramref name="match"/>'s item, or -1.</summary>
-    public static int ChoiceOf<T>(IReadOnlyList<T> all, World world, Func<World, T, bool> qualifies, Func<T, bool> match)
+    public static int ChoiceOf<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, Func<T, bool> match)
     {
         int index = 0;
-        for (int i = 0; i < all.Count; i++)
+        for (int i = 0; i < all.Length; i++)
         {
             if (!qualifies(world, all[i])) continue;
             if (match(all[i])) return index;
@@ -47,5 +48,5 @@ static class OpChoices
 
     /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.</summary>
     public static ulong BarGpa(World world, byte c, ulong barSize) =>
-        World.BarSlot((c >> 4) % world.Devices.Count, 1 + (c & 7), barSize);
+        World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), barSize);
 }

@@ -65,17 +65,17 @@ public static class ProgramDecoder
                 return plugged is null ? null : new UnmapRegion(plugged.Name);
             }
             case 2:
-                return new SetCommandMem(devices[a % devices.Count].Id, (b & 1) != 0);
+                return new SetCommandMem(devices[a % devices.Length].Id, (b & 1) != 0);
             case 3:
             {
-                var dev = devices[a % devices.Count];
-                var bar = dev.Bars[b % dev.Bars.Count];
+                var dev = devices[a % devices.Length];
+                var bar = dev.Bars[b % dev.Bars.Length];
                 return new MoveBar(dev.Id, bar.Spec.Index, OpChoices.BarGpa(world, c, bar.Spec.Size));
             }
             case 4:
                 return new SystemReset();
             case 5:
-                return new DeviceReset(devices[a % devices.Count].Id);
+                return new DeviceReset(devices[a % devices.Length].Id);
             case 6:
             {
                 var waiting = OpChoices.Pick(world.Devices, world, OpChoices.Initializing, a);
@@ -85,8 +85,8 @@ public static class ProgramDecoder
             {
                 var ats = OpChoices.Pick(world.Devices, world, OpChoices.Ats, a);
                 var sections = world.View.Sections;
-                if (ats is null || sections.Count == 0) return null;
-                var s = sections[b % sections.Count];
+                if (ats is null || sections.Length == 0) return null;
+                var s = sections[b % sections.Length];
                 ulong pages = Math.Max(1, s.Size / world.Profile.HostPageSize);
                 ulong gpa = s.Gpa + (c % pages) * world.Profile.HostPageSize;
                 return new AtsAccess(ats.Id, gpa);

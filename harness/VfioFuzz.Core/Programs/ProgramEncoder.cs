@@ -65,7 +65,7 @@ public static class ProgramEncoder
                 int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.Ats, x => x.Id == ats.Device);
                 var sections = world.View.Sections;
                 int b = -1;
-                for (int i = 0; i < sections.Count && i < 256; i++)
+                for (int i = 0; i < sections.Length && i < 256; i++)
                     if (ats.Gpa >= sections[i].Gpa && ats.Gpa - sections[i].Gpa < sections[i].Size) { b = i; break; }
                 if (b < 0) return null;
                 ulong page = world.Profile.HostPageSize, offset = ats.Gpa - sections[b].Gpa;

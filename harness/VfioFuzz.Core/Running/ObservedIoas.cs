@@ -5,7 +5,7 @@ namespace VfioFuzz.Running;
 
 /// <summary>Puts the oracles between the listener and the IOAS: every call is passed through
 /// unchanged and then shown to each oracle with its answer and, for an unmap, what it removed.</summary>
-public sealed class ObservedIoas(IIoas inner, RunContext ctx, IReadOnlyList<Oracle> oracles) : IIoas
+public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) : IIoas
 {
     public ulong IovaAlignment => inner.IovaAlignment;
 
@@ -31,15 +31,26 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, IReadOnlyList<Orac
         UInt128 end = iova == 0 && length == ulong.MaxValue ? (UInt128)ulong.MaxValue + 1 : (UInt128)iova + length;
         var before = inner.AreasIn(iova, end);
         var result = inner.Unmap(iova, ref length);
-        IReadOnlyList<IoasArea> removed = before;
-        if (before.Count > 0)
-        {
-            var after = inner.AreasIn(iova, end);
-            removed = after.Count == 0 ? before : before.Where(a => !after.Contains(a)).ToArray();
-        }
+        var removed = before.Count == 0 ? before : Removed(before, inner.AreasIn(iova, end));
         var call = new UnmapCall(iova, requested, result, removed);
         foreach (var o in oracles) o.OnUnmap(ctx, call);
         return result;
+    }
+
+    /// <summary>The areas of <paramref name="before"/> gone from <paramref name="after"/>;
+    /// both are in IOVA order and an unmap only removes, so one walk finds them.</summary>
+    static IReadOnlyList<IoasArea> Removed(IReadOnlyList<IoasArea> before, IReadOnlyList<IoasArea> after)
+    {
+        if (after.Count == 0) return before;
+        var removed = new List<IoasArea>(before.Count);
+        int j = 0;
+        for (int i = 0; i < before.Count; i++)
+        {
+            while (j < after.Count && after[j].Iova < before[i].Iova) j++;
+            if (j < after.Count && after[j] == before[i]) continue;
+            removed.Add(before[i]);
+        }
+        return removed;
     }
 
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => inner.AreasIn(start, end);

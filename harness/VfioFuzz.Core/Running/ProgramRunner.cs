@@ -35,12 +35,23 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         return result;
     }
 
+    // A World kept between runs: building one (regions, devices, host mappings, the boot
+    // view) costs more than many ops, and World.Reset restores it. Taken and returned with an
+    // exchange, so concurrent runs on one runner each get their own.
+    World? _spare;
+
     RunResult Run(IOpSource ops)
     {
-        var world = new World(profile);
+        var world = Interlocked.Exchange(ref _spare, null);
+        if (world is null) world = new World(profile);
+        else world.Reset();
         var baseIoas = _options.CreateIoas(profile, world.Host);
         try { return Run(ops, world, baseIoas); }
-        finally { (baseIoas as IDisposable)?.Dispose(); }   // the real backend holds an fd and mappings
+        finally
+        {
+            (baseIoas as IDisposable)?.Dispose();   // the real backend holds an fd and mappings
+            Volatile.Write(ref _spare, world);
+        }
     }
 
     RunResult Run(IOpSource ops, World world, IIoas baseIoas)
@@ -51,7 +62,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         var ioas = new ObservedIoas(baseIoas, ctx, oracles);
         var target = createTarget();
         var driver = new ListenerDriver(target, ctx, oracles, trace);
-        var clock = Stopwatch.StartNew();
+        // Millisecond ticks, not a Stopwatch: the watchdog is checked after every op.
+        long deadline = Environment.TickCount64 + (long)_options.WatchdogOrDefault.TotalMilliseconds;
 
         if (!driver.Guard(() =>
             {
@@ -66,8 +78,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         {
             ctx.Step = ++steps;
             if (trace.Enabled) trace.Note($"step {ctx.Step}: {ProgramText.Describe(op)}");
-            if (!driver.Guard(() => world.Apply(op, driver))) return Result(ctx, trace, ctx.Step);
-            if (clock.Elapsed > _options.WatchdogOrDefault)
+            if (!driver.Apply(world, op)) return Result(ctx, trace, ctx.Step);
+            if (Environment.TickCount64 >= deadline)
             {
                 ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:watchdog", ctx.Step,
                     $"program exceeded its {_options.WatchdogOrDefault.TotalSeconds:0.#} s budget at step {ctx.Step}",
@@ -108,15 +120,15 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 
         /// <summary>Calls region_add/del for each section of <paramref name="from"/> that
         /// <paramref name="other"/> does not have.</summary>
-        void Walk(IReadOnlyList<Section> from, IReadOnlyList<Section> other, bool add)
+        void Walk(ImmutableArray<Section> from, ImmutableArray<Section> other, bool add)
         {
             int j = 0;
-            for (int i = 0; i < from.Count; i++)
+            for (int i = 0; i < from.Length; i++)
             {
                 var s = from[i];
-                while (j < other.Count && other[j].Gpa < s.Gpa) j++;
+                while (j < other.Length && other[j].Gpa < s.Gpa) j++;
                 bool kept = false;
-                for (int k = j; k < other.Count && other[k].Gpa == s.Gpa; k++) kept |= other[k] == s;
+                for (int k = j; k < other.Length && other[k].Gpa == s.Gpa; k++) kept |= other[k] == s;
                 if (!kept) Call(s, add);
             }
         }
@@ -145,12 +157,18 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             foreach (var o in oracles) o.OnAtsAccess(ctx, device, gpa);
         }
 
+        /// <summary>Applies one op to the World under <see cref="Guard{T}"/>'s rules, with no
+        /// closure allocated per op.</summary>
+        public bool Apply(World world, Op op) => Guard((world, op, this), static s => s.world.Apply(s.op, s.Item3));
+
+        public bool Guard(Action step) => Guard(step, static s => s());
+
         /// <summary>Runs a step; a target exception becomes a crash finding and ends the run.</summary>
-        public bool Guard(Action step)
+        public bool Guard<T>(T state, Action<T> step)
         {
             try
             {
-                step();
+                step(state);
                 return true;
             }
             catch (ProgramException) { throw; }
