@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 using VfioFuzz.Memory;
@@ -33,6 +34,7 @@ public sealed class World
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
+    readonly FlatViewPainter _painter = new();
     long _seq;
     readonly FlatView? _bootView;
 
@@ -252,7 +254,19 @@ public sealed class World
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
                 if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, null, 0));
-        children.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Seq.CompareTo(a.Seq));
+        // Higher priority first, then the most recent: an insertion sort, the list is a handful.
+        var span = CollectionsMarshal.AsSpan(children);
+        for (int i = 1; i < span.Length; i++)
+        {
+            var x = span[i];
+            int j = i - 1;
+            while (j >= 0 && (span[j].Priority < x.Priority || (span[j].Priority == x.Priority && span[j].Seq < x.Seq)))
+            {
+                span[j + 1] = span[j];
+                j--;
+            }
+            span[j + 1] = x;
+        }
         var leaves = _renderLeaves;
         leaves.Clear();
         foreach (var c in children)
@@ -260,6 +274,6 @@ public sealed class World
             if (c.Bar is { } bar) bar.AddLeaves(leaves);
             else leaves.Add(new Placement(c.Mr!, c.Gpa));
         }
-        return FlatView.Render(leaves, View);
+        return _painter.Paint(leaves, View);
     }
 }

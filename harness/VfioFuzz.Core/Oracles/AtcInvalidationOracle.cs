@@ -15,9 +15,16 @@ public sealed class AtcInvalidationOracle : Oracle
 {
     readonly Dictionary<string, List<(ulong Start, UInt128 End)>> _reach = [];
 
+    // The view at the last commit: what a device may have cached only grows, so only the
+    // sections new since then add reach.
+    FlatView _seen = FlatView.Empty;
+
     public override void AfterCommit(RunContext ctx)
     {
-        foreach (var s in ctx.World.View.Sections)
+        var view = ctx.World.View;
+        var added = view.NotIn(_seen);
+        _seen = view;
+        foreach (var s in added)
         {
             if (!s.Mr.Role.IsAtsReachable() || ctx.World.OwnerOf(s.Mr) is not { Spec.Ats: true } dev) continue;
             Remember(dev, s.Gpa, s.End);

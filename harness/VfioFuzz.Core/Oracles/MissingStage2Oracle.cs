@@ -12,22 +12,34 @@ namespace VfioFuzz.Oracles;
 /// </summary>
 public sealed class MissingStage2Oracle : Oracle
 {
+    // What the last check saw. Maps only add coverage, so until an unmap happens a section
+    // checked then is still covered (or already reported): only the new sections need a look.
+    FlatView _checked = FlatView.Empty;
+    long _unmapsAtCheck = -1;
+
     public override void AfterCommit(RunContext ctx)
     {
-        var geometry = ctx.Profile.Geometry;
-        foreach (var s in ctx.World.View.Sections)
-        {
-            if (!ctx.Profile.RequiresStage2(s.Mr.Role)) continue;
-            if (!geometry.TryMappableRange(s, out ulong iova, out ulong length)) continue;
-            if (ctx.Covered(iova, length)) continue;
-            string sig = $"{FindingKinds.MissingStage2}:{s.Mr.Role.Name()}";
-            if (ctx.Seen(sig)) continue;
-            ctx.Report(new Finding(FindingKinds.MissingStage2, sig, ctx.Step,
-                $"{s.Key} is live but [0x{iova:x}, 0x{(UInt128)iova + length:x}) is not in the IOAS",
-                $"On {ctx.Profile.Name}, {s.Mr.Role.Name()} must be translatable by the SMMU's Stage-2 (the IOAS): " +
-                "a device that reaches it (directly or after UVM migrates a page there) gets no translation.",
-                "any ATS translation there faults; see the ats-fault-livelock finding when the program makes one"));
-        }
+        var view = ctx.World.View;
+        if (ctx.IoasUnmaps != _unmapsAtCheck)
+            foreach (var s in view.Sections) Check(ctx, s);
+        else
+            foreach (var s in view.NotIn(_checked)) Check(ctx, s);
+        _checked = view;
+        _unmapsAtCheck = ctx.IoasUnmaps;
+    }
+
+    static void Check(RunContext ctx, in Section s)
+    {
+        if (!ctx.Profile.RequiresStage2(s.Mr.Role)) return;
+        if (!ctx.Profile.Geometry.TryMappableRange(s, out ulong iova, out ulong length)) return;
+        if (ctx.Covered(iova, length)) return;
+        string sig = $"{FindingKinds.MissingStage2}:{s.Mr.Role.Name()}";
+        if (ctx.Seen(sig)) return;
+        ctx.Report(new Finding(FindingKinds.MissingStage2, sig, ctx.Step,
+            $"{s.Key} is live but [0x{iova:x}, 0x{(UInt128)iova + length:x}) is not in the IOAS",
+            $"On {ctx.Profile.Name}, {s.Mr.Role.Name()} must be translatable by the SMMU's Stage-2 (the IOAS): " +
+            "a device that reaches it (directly or after UVM migrates a page there) gets no translation.",
+            "any ATS translation there faults; see the ats-fault-livelock finding when the program makes one"));
     }
 
     public override void OnAtsAccess(RunContext ctx, PciDevice device, ulong gpa)

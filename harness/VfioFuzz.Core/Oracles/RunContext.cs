@@ -24,6 +24,13 @@ public sealed class RunContext(World world, IIoas ioas)
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
     public bool DevicesDetached { get; set; }
 
+    /// <summary>Counts the calls made into the IOAS: a step that made none and left the view
+    /// alone cannot change what the per-commit checks see.</summary>
+    public long IoasCalls { get; set; }
+
+    /// <summary>Counts the unmaps among them: only an unmap takes coverage away.</summary>
+    public long IoasUnmaps { get; set; }
+
     public IReadOnlyList<Finding> Findings => _findings;
 
     /// <summary>Whether an oracle already reported this signature in this run: the first

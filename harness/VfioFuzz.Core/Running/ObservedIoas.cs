@@ -12,6 +12,7 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
     public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
     {
         var result = inner.Map(iova, length, userVa, flags);
+        ctx.IoasCalls++;
         var call = new MapCall(iova, length, File: false, flags, result);
         foreach (var o in oracles) o.OnMap(ctx, call);
         return result;
@@ -20,6 +21,7 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
     public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags)
     {
         var result = inner.MapFile(iova, length, fd, start, flags);
+        ctx.IoasCalls++;
         var call = new MapCall(iova, length, File: true, flags, result);
         foreach (var o in oracles) o.OnMap(ctx, call);
         return result;
@@ -31,6 +33,8 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
         UInt128 end = iova == 0 && length == ulong.MaxValue ? (UInt128)ulong.MaxValue + 1 : (UInt128)iova + length;
         var before = inner.AreasIn(iova, end);
         var result = inner.Unmap(iova, ref length);
+        ctx.IoasCalls++;
+        ctx.IoasUnmaps++;
         var removed = before.Count == 0 ? before : Removed(before, inner.AreasIn(iova, end));
         var call = new UnmapCall(iova, requested, result, removed);
         foreach (var o in oracles) o.OnUnmap(ctx, call);

@@ -109,28 +109,12 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public void Transaction(FlatView before, FlatView after, bool afterCommit)
         {
             target.Begin();
-            // Both views are sorted by GPA and a kept section keeps its GPA: one merge walk per
-            // direction finds the deleted (all first, in address order) and the added ones.
-            Walk(before.Sections, after.Sections, add: false);
-            Walk(after.Sections, before.Sections, add: true);
+            // All deletions first, then all additions, each in address order.
+            foreach (var s in before.NotIn(after)) Call(s, add: false);
+            foreach (var s in after.NotIn(before)) Call(s, add: true);
             target.Commit();
             if (!afterCommit) return;
             foreach (var o in oracles) o.AfterCommit(ctx);
-        }
-
-        /// <summary>Calls region_add/del for each section of <paramref name="from"/> that
-        /// <paramref name="other"/> does not have.</summary>
-        void Walk(ImmutableArray<Section> from, ImmutableArray<Section> other, bool add)
-        {
-            int j = 0;
-            for (int i = 0; i < from.Length; i++)
-            {
-                var s = from[i];
-                while (j < other.Length && other[j].Gpa < s.Gpa) j++;
-                bool kept = false;
-                for (int k = j; k < other.Length && other[k].Gpa == s.Gpa; k++) kept |= other[k] == s;
-                if (!kept) Call(s, add);
-            }
         }
 
         void Call(Section s, bool add)
@@ -147,8 +131,11 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public void DeviceStateChanged(PciDevice device)
         {
             if (trace.Enabled) trace.Note($"{device.Id} is {device.State.Name()}");
+            long calls = ctx.IoasCalls;
             target.DeviceStateChanged(device);
-            // A patch may act on a state change (flush deferred unmaps): re-check the IOAS.
+            // A patch may act on a state change (flush deferred unmaps): re-check the IOAS if
+            // it did. The view did not change, so with no call the checks would see the same.
+            if (ctx.IoasCalls == calls) return;
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
