@@ -18,13 +18,15 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
 
     public void Run(EngineRun run, CancellationToken cancel)
     {
-        string outDir = Path.Combine(build.WorkDir, "afl", run.Slug);
+        string outDir = OutputDir(run);
         string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
         int seedCount = build.WriteSeeds(seeds, run.Profile);
         bool canResume = run.Resume && Directory.Exists(Path.Combine(outDir, "main", "queue"));
         if (!canResume && Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         Directory.CreateDirectory(outDir);
-        Console.WriteLine($"[{run.TargetId}] afl++: {run.Instances} instance(s), {(canResume ? "resuming the previous queue" : $"{seedCount} seed(s) from corpus/seeds")}, output {outDir}");
+        // AFL++'s RNG seed (-s), printed so a campaign can be rerun with the same one.
+        ulong seed = run.Seed ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
+        Console.WriteLine($"[{run.TargetId}] afl++: seed {seed}, {run.Instances} instance(s), {(canResume ? "resuming the previous queue" : $"{seedCount} seed(s) from corpus/seeds")}, output {outDir}");
 
         string known = string.Join(",", run.Store.KnownSignatures(run.TargetId));
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
@@ -32,6 +34,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
             var psi = new ProcessStartInfo("afl-fuzz");
             foreach (var a in new[] { "-i", canResume ? "-" : seeds, "-o", outDir, i == 0 ? "-M" : "-S", i == 0 ? "main" : $"s{i}",
                          "-m", "none", "-t", "5000", "-V", ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(),
+                         "-s", (seed + (ulong)i).ToString(),
                          "--", "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known })
                 psi.ArgumentList.Add(a);
             foreach (var (k, v) in new[] { ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_SKIP_CPUFREQ", "1"),
@@ -51,6 +54,29 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         run.Progress.Print($"{Stats()} (log: {Path.Combine(outDir, "afl-fuzz.log")})");
     }
 
+    public string OutputDir(EngineRun run) => Path.Combine(build.WorkDir, "afl", run.Slug);
+
+    /// <summary>Executions and seconds fuzzed over all instances, from the fuzzer_stats AFL++
+    /// writes when it stops.</summary>
+    public static (long Execs, double Seconds) FinalStats(string outDir)
+    {
+        long execs = 0;
+        double seconds = 0;
+        foreach (var (key, value) in StatsLines(outDir))
+        {
+            if (key == "execs_done" && long.TryParse(value, out var e)) execs += e;
+            if (key == "run_time" && double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var t)) seconds = Math.Max(seconds, t);
+        }
+        return (execs, seconds);
+    }
+
+    static IEnumerable<(string Key, string Value)> StatsLines(string outDir) =>
+        (Directory.Exists(outDir) ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, "fuzzer_stats")).Where(File.Exists) : [])
+        .SelectMany(File.ReadAllLines)
+        .Select(line => line.Split(':', 2))
+        .Where(kv => kv.Length == 2)
+        .Select(kv => (kv[0].Trim(), kv[1].Trim()));
+
     static IEnumerable<string> InstanceFiles(string outDir, string sub) =>
         Directory.Exists(outDir)
             ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, sub)).Where(Directory.Exists)
@@ -63,14 +89,11 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
     {
         long execs = 0;
         double perSecond = 0;
-        foreach (var path in Directory.Exists(outDir) ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, "fuzzer_stats")).Where(File.Exists) : [])
-            foreach (var line in File.ReadAllLines(path))
-            {
-                var kv = line.Split(':', 2);
-                if (kv.Length != 2) continue;
-                if (kv[0].Trim() == "execs_done" && long.TryParse(kv[1], out var e)) execs += e;
-                if (kv[0].Trim() == "execs_per_sec" && double.TryParse(kv[1], System.Globalization.CultureInfo.InvariantCulture, out var s)) perSecond += s;
-            }
+        foreach (var (key, value) in StatsLines(outDir))
+        {
+            if (key == "execs_done" && long.TryParse(value, out var e)) execs += e;
+            if (key == "execs_per_sec" && double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var s)) perSecond += s;
+        }
         return $"#{execs} exec/s: {perSecond:0} (stats every 60s) corpus: {InstanceFiles(outDir, "queue").Count()} " +
                $"crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
     }

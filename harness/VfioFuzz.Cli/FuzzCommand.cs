@@ -32,7 +32,7 @@ static class FuzzCommand
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
         var duration = new Option<string>("--duration") { Description = "budget per target: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
-        var seed = new Option<ulong?>("--seed") { Description = "generator seed (default: from the clock, printed)" };
+        var seed = new Option<ulong?>("--seed") { Description = "inprocess: generator seed; afl: AFL++'s -s (instance i gets seed+i); default: from the clock, printed" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
@@ -96,7 +96,7 @@ static class FuzzCommand
             {
                 var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var run = new EngineRun(id, profile, budget, resume, instances, store, triage, progress, untilFirst);
+                var run = new EngineRun(id, profile, budget, resume, instances, store, triage, progress, untilFirst, Seed: seedOption);
                 engine.Run(run, cancel.Token);
                 if (untilFirst)
                     progress.Print(run.FirstFindingReached

@@ -17,13 +17,20 @@ interface IFuzzEngine
 }
 
 /// <summary>One engine campaign: the target, its budget, how many engine instances, where
-/// findings go, and whether to stop at the first new signature (time-to-first-finding runs).</summary>
+/// findings go, and whether to stop at the first new signature (time-to-first-finding runs),
+/// or at the first finding of one signature (the bench's seed bugs).</summary>
 sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool Resume, int Instances,
-    FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding)
+    FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding, string? UntilSignature = null, ulong? Seed = null, string? WorkName = null)
 {
-    public bool FirstFindingReached => UntilFirstFinding && Triage.Findings.Any(f => !f.Known);
+    public bool FirstFindingReached => UntilFirstFinding && Triage.Findings.Any(f => !f.Known && (UntilSignature is null || f.Finding.Signature == UntilSignature));
+
+    /// <summary>When and where the engine saved the first input showing each signature (the
+    /// crash file's time, not when triage got to it).</summary>
+    public Dictionary<string, (DateTime Utc, string File)> FirstSaved { get; } = [];
 
     public string Kernel => Profile.KernelName(Profile.Kernel);
 
-    public string Slug => $"{TargetId}-{Profile.Name}-{Kernel}";
+    /// <summary>The engine's folder name: per target, profile and kernel, unless the caller
+    /// (the bench) names its own so it never touches a campaign's queue.</summary>
+    public string Slug => WorkName ?? $"{TargetId}-{Profile.Name}-{Kernel}";
 }

@@ -13,5 +13,6 @@ var root = new RootCommand("vfio-fuzz: a kernel-boundary fuzzing and regression 
     ImportTraceCommand.Create(),
     GateCommand.Create(),
     BisectCommand.Create(),
+    BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

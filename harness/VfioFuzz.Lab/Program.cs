@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using VfioFuzz.Benchmarking;
 using VfioFuzz.Cassettes;
 using VfioFuzz.Conformance;
 using VfioFuzz.Corpus;
@@ -11,6 +12,8 @@ using VfioFuzz.Targets;
 //                                           then the simulator compared with the recording
 // vfio-fuzz-lab record-corpus CORPUS OUTDIR every bug-corpus entry on every target against the
 //                                           real kernel, one cassette per entry
+// vfio-fuzz-lab bench-ioctl PAIRS           IOAS map+unmap pairs/s through Tmds.LibC directly and
+//                                           through IommufdIoas (BENCH lines, as ioctl-loop.c prints)
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
@@ -63,6 +66,17 @@ try
             }
             return 0;
         }
+        case "bench-ioctl" when args.Length == 2 && int.TryParse(args[1], out int pairs):
+        {
+            // Warm the JIT and the kernel's page pinning first; then the measured runs.
+            IoctlRoundTrips.Direct(Math.Max(1, pairs / 10));
+            var (direct, mock) = IoctlRoundTrips.Direct(pairs);
+            Console.WriteLine($"BENCH ioctl-tmds {direct:0} mock-domain={(mock ? 1 : 0)}");
+            IoctlRoundTrips.Harness(Math.Max(1, pairs / 10));
+            var (harness, mock2) = IoctlRoundTrips.Harness(pairs);
+            Console.WriteLine($"BENCH ioctl-harness {harness:0} mock-domain={(mock2 ? 1 : 0)}");
+            return 0;
+        }
         default:
             return Usage();
     }
@@ -75,6 +89,6 @@ catch (IommufdUnavailableException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS");
     return 2;
 }

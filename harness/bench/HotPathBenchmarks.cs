@@ -1,3 +1,4 @@
+using VfioFuzz.Benchmarking;
 using BenchmarkDotNet.Attributes;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
@@ -20,20 +21,20 @@ public class HotPathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (_inputs, _programs) = Programs32.Create(64);
+        (_inputs, _programs) = BenchWorkload.Create(64);
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
-        _runner = new ProgramRunner(Programs32.Profile, () => catalog.Create("qemu-11.0"));
+        _runner = new ProgramRunner(BenchWorkload.Profile, () => catalog.Create(BenchWorkload.TargetId));
     }
 
     int Next() => _next = (_next + 1) & 63;
 
     [Benchmark]
-    public int Decode() => ProgramDecoder.Decode(_inputs[Next()], Programs32.Profile).Ops.Length;
+    public int Decode() => ProgramDecoder.Decode(_inputs[Next()], BenchWorkload.Profile).Ops.Length;
 
     [Benchmark]
     public int WorldApply()
     {
-        var world = new World(Programs32.Profile);
+        var world = new World(BenchWorkload.Profile);
         foreach (var op in _programs[Next()].Ops) world.Apply(op, IgnoreWorldEvents.Instance);
         return world.View.Sections.Length;
     }

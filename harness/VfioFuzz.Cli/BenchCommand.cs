@@ -1,0 +1,249 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using VfioFuzz.Benchmarking;
+using VfioFuzz.Corpus;
+using VfioFuzz.Fuzzing;
+using VfioFuzz.Iommufd;
+using VfioFuzz.Programs;
+using VfioFuzz.Running;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>
+/// `bench`: whole-pipeline figures on this machine, each with a ratio against a baseline
+/// measured in the same run, as FuzzBench and Magma report them: in-process executions of
+/// 32-op programs (baseline: the empty program); AFL++ executions (baseline: the in-process
+/// random engine on the same target); time-to-first-finding per seed bug, coverage-guided
+/// (AFL++) against pure random programs from the same decoder; ioctl round trips through
+/// Tmds.LibC and through the harness's backend against a C loop (in the kernel lab when this
+/// machine has no /dev/iommu). Results go to reports/bench-&lt;time&gt;.yaml. Exit 0 when it
+/// ran (a missed target is reported, not an error), 2 on bad input or a failed step.
+/// </summary>
+static class BenchCommand
+{
+    static readonly string[] Sections = ["exec", "afl", "ttff", "ioctl"];
+
+    public static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "a few seconds in all (CI): 1 s of execs, 3 s of AFL++, one run of one seed bug, no kernel lab" };
+        var only = new Option<string>("--only") { Description = "comma-separated sections: exec, afl, ttff, ioctl", DefaultValueFactory = _ => string.Join(",", Sections) };
+        var runs = new Option<int>("--runs") { Description = "time-to-first-finding runs per seed bug and engine (seeds 1..N)", DefaultValueFactory = _ => 5 };
+        var ttffBudget = new Option<string>("--ttff-budget") { Description = "cap per time-to-first-finding run", DefaultValueFactory = _ => "60s" };
+        var reports = new Option<string>("--reports") { Description = "where bench-<time>.yaml goes", DefaultValueFactory = _ => "reports" };
+        var cmd = new Command("bench", "Measure throughput, time-to-first-finding and the real backend's ioctl cost, each with a ratio")
+            { quick, only, runs, ttffBudget, reports };
+        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(only)!, r.GetValue(runs), r.GetValue(ttffBudget)!, r.GetValue(reports)!));
+        return cmd;
+    }
+
+    static int Run(bool quick, string onlyText, int runs, string ttffBudgetText, string reportsDir)
+    {
+        var only = onlyText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        if (only.FirstOrDefault(s => !Sections.Contains(s)) is { } unknown) return Cli.Fail($"--only: unknown section '{unknown}' (exec, afl, ttff, ioctl)");
+        if (runs < 1) return Cli.Fail($"--runs {runs}: must be at least 1");
+        if (!Duration.TryParse(ttffBudgetText, out var ttffBudget)) return Cli.Fail($"--ttff-budget '{ttffBudgetText}' is not a duration (e.g. 30s, 2m)");
+        if (quick) (runs, ttffBudget) = (1, TimeSpan.FromSeconds(5));
+        string? root = FuzzDriverBuild.FindRepoRoot();
+        if (root is null && (only.Contains("afl") || only.Contains("ttff") || only.Contains("ioctl")))
+            return Cli.Fail("bench runs AFL++ and the kernel lab from the repository: run it inside a vfio-fuzz checkout (or --only exec)");
+
+        var figures = new List<BenchFigure>();
+        try
+        {
+            var engine = root is null ? null : new AflEngine(new FuzzDriverBuild(root));
+            if ((only.Contains("afl") || only.Contains("ttff")) && engine!.Prepare() is { } error) return Cli.Fail(error);
+            if (only.Contains("exec")) figures.AddRange(Exec(quick ? 1 : 10));
+            if (only.Contains("afl")) figures.AddRange(Afl(engine!, quick ? 3 : 30));
+            if (only.Contains("ttff")) figures.AddRange(TimeToFirstFinding(engine!, runs, ttffBudget, quick));
+            if (only.Contains("ioctl")) figures.AddRange(Ioctl(root!, quick));
+        }
+        catch (BenchStepException e) { return Cli.Fail(e.Message); }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"figure",-58} {"value",-26} {"ratio",8}  {"target",-24} verdict");
+        foreach (var f in figures)
+            Console.WriteLine($"{f.Name,-58} {f.Value,-26} {(f.Ratio is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-"),8}  {f.Target,-24} {f.Verdict}" +
+                              (f.Note.Length > 0 ? $"\n    {f.Note}" : "") + $"\n    baseline: {f.Baseline}");
+        string path = Path.Combine(reportsDir, $"{Cli.RunId("bench")}.yaml");
+        BenchFigure.Save(path, "vfio-fuzz bench " + (quick ? "--quick " : "") + $"--only {string.Join(",", only)} --runs {runs}", figures);
+        Console.WriteLine($"report: {path}");
+        return Cli.Ok;
+    }
+
+    /// <summary>Programs/s of the shared 32-op workload on one thread, and of the empty
+    /// program (boot, register, teardown: the floor every execution pays).</summary>
+    static IEnumerable<BenchFigure> Exec(int seconds)
+    {
+        var (inputs, _) = BenchWorkload.Create(64);
+        var runner = new ProgramRunner(BenchWorkload.Profile, () => Cli.Catalog.Create(BenchWorkload.TargetId));
+        double Rate(TimeSpan budget, Action<long> run)
+        {
+            var clock = Stopwatch.StartNew();
+            long n = 0;
+            while (clock.Elapsed < budget) run(n++);
+            return n / clock.Elapsed.TotalSeconds;
+        }
+        Rate(TimeSpan.FromSeconds(0.5), i => runner.Run(inputs[i & 63], out _));   // JIT and tiering
+        double programs = Rate(TimeSpan.FromSeconds(seconds), i => runner.Run(inputs[i & 63], out _));
+        double empty = Rate(TimeSpan.FromSeconds(Math.Max(1, seconds / 2.0)), _ => runner.Run(FuzzProgram.Empty));
+        Console.WriteLine($"bench: exec: {programs:0} programs/s ({1e6 / programs:0.0} us each), empty program {empty:0}/s");
+        yield return new BenchFigure($"in-process execs/s, {BenchWorkload.OpsPerProgram}-op programs ({BenchWorkload.TargetId}, sim)", $"{programs:0}/s ({1e6 / programs:0.0} us)",
+            $"the empty program: {empty:0}/s ({1e6 / empty:0.0} us: World reset, register, teardown)", programs / empty, ">= 100000/s", programs >= 100_000);
+    }
+
+    /// <summary>AFL++'s executions/s on the same target and profile, against the in-process
+    /// random engine's on the same decoder (random inputs of random length, as AFL++'s are).</summary>
+    static IEnumerable<BenchFigure> Afl(AflEngine engine, int seconds)
+    {
+        var profile = BenchWorkload.Profile;
+        string target = BenchWorkload.TargetId;
+        using var scratch = new ScratchDir();
+        var store = new FindingStore(Path.Combine(scratch.Path, "inprocess"));
+        var inProcess = new InProcessCampaign(profile, target, () => Cli.Catalog.Create(target), store)
+            .Run(1, TimeSpan.FromSeconds(seconds), null, CancellationToken.None);
+
+        var aflStore = new FindingStore(Path.Combine(scratch.Path, "afl"));
+        var run = new EngineRun(target, profile, TimeSpan.FromSeconds(seconds), Resume: false, Instances: 1, aflStore,
+            new Triage(profile, target, new ProgramRunner(profile, () => Cli.Catalog.Create(target)), aflStore, engine.Name),
+            new ProgressLine(live: false), UntilFirstFinding: false, Seed: 1, WorkName: "bench-exec");
+        engine.Run(run, CancellationToken.None);
+        var (execs, runTime) = AflEngine.FinalStats(engine.OutputDir(run));
+        if (execs == 0 || runTime <= 0) throw new BenchStepException($"AFL++ wrote no fuzzer_stats in {engine.OutputDir(run)} (see afl-fuzz.log there)");
+        double afl = execs / runTime;
+        Console.WriteLine($"bench: afl: {afl:0} exec/s, in-process random {inProcess.ExecsPerSecond:0} exec/s");
+        yield return new BenchFigure($"AFL++ execs/s ({target}, {profile.Name}, 1 instance)", $"{afl:0}/s ({execs} in {runTime:0} s)",
+            $"in-process random engine, same decoder: {inProcess.ExecsPerSecond:0}/s", afl / inProcess.ExecsPerSecond, "-", null,
+            "AFL++ forks the SharpFuzz driver per execution and reads coverage from shared memory; in-process has neither cost");
+    }
+
+    /// <summary>Per seed bug, N runs of AFL++ (stopping at the bug's signature) and of pure
+    /// random programs from the same generator and decoder, seeds 1..N; median, min, max.</summary>
+    static IEnumerable<BenchFigure> TimeToFirstFinding(AflEngine engine, int runs, TimeSpan budget, bool quick)
+    {
+        var entries = CorpusFile.Find(Path.Combine(FuzzDriverBuild.FindRepoRoot()!, "corpus", "bugs")).Select(p => CorpusFile.Load(p));
+        var bugs = SeedBug.From(entries, Cli.Catalog, out var bootVisible);
+        if (bootVisible.Count > 0)
+            Console.WriteLine($"bench: ttff: {string.Join(", ", bootVisible)}: every expected signature shows on the empty program (found by any engine's first execution; not timed)");
+        foreach (var bug in quick ? bugs.Take(1) : bugs)
+        {
+            var guided = new List<double?>();
+            var random = new List<double?>();
+            for (int seed = 1; seed <= runs; seed++)
+            {
+                using var scratch = new ScratchDir();
+                var store = new FindingStore(scratch.Path);
+                var run = new EngineRun(bug.TargetId, bug.Profile, budget, Resume: false, Instances: 1, store,
+                    new Triage(bug.Profile, bug.TargetId, new ProgramRunner(bug.Profile, () => Cli.Catalog.Create(bug.TargetId)), store, engine.Name),
+                    new ProgressLine(live: false), UntilFirstFinding: true, UntilSignature: bug.Signature, Seed: (ulong)seed, WorkName: "bench-ttff");
+                var start = DateTime.UtcNow;
+                engine.Run(run, CancellationToken.None);
+                bool found = run.FirstSaved.TryGetValue(bug.Signature, out var first);
+                guided.Add(found ? Math.Max(0, (first.Utc - start).TotalSeconds) : null);
+                // AFL++ names a crash file with the executions done when it was saved.
+                string guidedExecs = found && AflExecs(first.File) is { } n ? $" ({n} execs)" : "";
+
+                var hit = new InProcessCampaign(bug.Profile, bug.TargetId, () => Cli.Catalog.Create(bug.TargetId), store)
+                    .TimeTo(bug.Signature, (ulong)seed, budget, CancellationToken.None);
+                random.Add(hit?.Elapsed.TotalSeconds);
+                Console.WriteLine($"bench: ttff {bug.Name} {bug.Signature} seed {seed}: afl++ {Show(guided[^1], budget)}{guidedExecs}, random {Show(random[^1], budget)}" +
+                                  (hit is { } h ? $" ({h.Execs} execs)" : ""));
+            }
+            double guidedMedian = Median(guided, budget), randomMedian = Median(random, budget);
+            yield return new BenchFigure($"time-to-first-finding, {bug.Name}: {bug.Signature}",
+                $"median {Show(guided.Count(g => g is null) * 2 > runs ? null : guidedMedian, budget)} (min {Show(Min(guided), budget)}, max {Show(Max(guided), budget)}, n={runs})",
+                $"pure random: median {Show(random.Count(g => g is null) * 2 > runs ? null : randomMedian, budget)} (min {Show(Min(random), budget)}, max {Show(Max(random), budget)})",
+                guidedMedian > 0 ? randomMedian / guidedMedian : null, "< 10 s and >= 5x random",
+                guided.Count(g => g is null) * 2 <= runs && guidedMedian < 10 && randomMedian >= 5 * guidedMedian,
+                $"the corpus reproducer has {bug.ReproducerOps} ops; AFL++ time includes its start (driver fork server) and is the crash file's write time; " +
+                "a run that did not find it counts as the cap (a lower bound)");
+        }
+    }
+
+    /// <summary>IOAS map+unmap pairs/s: here when this machine has /dev/iommu (with cc for the
+    /// C loop), else in the kernel lab guest (harness/lab/run bench).</summary>
+    static IEnumerable<BenchFigure> Ioctl(string root, bool quick)
+    {
+        Dictionary<string, (double Rate, string Domain)> rates;
+        string where;
+        if (File.Exists(IommufdIoas.Device))
+        {
+            where = "this machine's /dev/iommu";
+            rates = RunAndParse("bash", ["-c", $"cc -O2 -static -o /tmp/vfio-fuzz-ioctl-loop {root}/harness/lab/ioctl-loop.c && /tmp/vfio-fuzz-ioctl-loop 20000"]);
+            IoctlRoundTrips.Direct(2000);
+            var (direct, mock) = IoctlRoundTrips.Direct(20000);
+            rates["ioctl-tmds"] = (direct, mock ? "mock-domain=1" : "mock-domain=0");
+            IoctlRoundTrips.Harness(2000);
+            var (harness, mock2) = IoctlRoundTrips.Harness(20000);
+            rates["ioctl-harness"] = (harness, mock2 ? "mock-domain=1" : "mock-domain=0");
+        }
+        else if (quick)
+        {
+            Console.WriteLine("bench: ioctl: skipped with --quick (no /dev/iommu here; without --quick the kernel lab boots, about 30 s with a cached kernel)");
+            yield break;
+        }
+        else
+        {
+            where = "the kernel lab guest (TCG, 2 vCPUs)";
+            Console.WriteLine("bench: ioctl: no /dev/iommu here: booting the kernel lab (harness/lab/run bench)");
+            rates = RunAndParse(Path.Combine(root, "harness", "lab", "run"), ["bench"]);
+        }
+        if (!rates.TryGetValue("ioctl-c", out var c) || !rates.TryGetValue("ioctl-tmds", out var tmds) || !rates.TryGetValue("ioctl-harness", out var harnessRate))
+            throw new BenchStepException($"the ioctl benchmark printed no BENCH lines for ioctl-c, ioctl-tmds and ioctl-harness ({where})");
+        string baseline = $"C loop (harness/lab/ioctl-loop.c), same calls: {c.Rate:0} pairs/s on {where} ({c.Domain})";
+        yield return new BenchFigure("ioctl round trips, Tmds.LibC direct (IOAS_MAP+UNMAP pairs/s)", $"{tmds.Rate:0}/s",
+            baseline, c.Rate / tmds.Rate, "<= 1.5x the C loop's time", c.Rate / tmds.Rate <= 1.5, "ratio = time per pair relative to C");
+        yield return new BenchFigure("ioctl round trips, harness backend (IommufdIoas: watchdog + shadow)", $"{harnessRate.Rate:0}/s",
+            baseline, c.Rate / harnessRate.Rate, "<= 1.5x the C loop's time", c.Rate / harnessRate.Rate <= 1.5,
+            "each call is handed to the watchdog thread (two thread switches) so a stuck ioctl becomes a timeout finding instead of a hung run");
+    }
+
+    /// <summary>Runs a process and collects its "BENCH name value extra" lines.</summary>
+    static Dictionary<string, (double, string)> RunAndParse(string file, string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new BenchStepException($"could not start {file}");
+        var rates = new Dictionary<string, (double, string)>();
+        while (p.StandardOutput.ReadLine() is { } line)
+        {
+            var parts = line.Split(' ', 4);
+            if (parts.Length >= 3 && parts[0] == "BENCH" && double.TryParse(parts[2], CultureInfo.InvariantCulture, out var v))
+                rates[parts[1]] = (v, parts.Length > 3 ? parts[3] : "");
+        }
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new BenchStepException($"{file} {string.Join(' ', args)} exited with {p.ExitCode}");
+        return rates;
+    }
+
+    static long? AflExecs(string crashFile) =>
+        Path.GetFileName(crashFile).Split(',').FirstOrDefault(p => p.StartsWith("execs:", StringComparison.Ordinal)) is { } part
+        && long.TryParse(part["execs:".Length..], out var n) ? n : null;
+
+    static string Show(double? seconds, TimeSpan cap) => seconds is { } s ? $"{s:0.00} s" : $"> {cap.TotalSeconds:0} s";
+
+    static double Median(List<double?> values, TimeSpan cap)
+    {
+        var sorted = values.Select(v => v ?? cap.TotalSeconds).Order().ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    static double? Min(List<double?> values) => values.Any(v => v is not null) ? values.Where(v => v is not null).Min() : null;
+
+    static double? Max(List<double?> values) => values.Any(v => v is null) ? null : values.Max();
+
+    /// <summary>A temporary folder for a measurement's findings, removed afterwards: the bench
+    /// never writes into corpus/.</summary>
+    sealed class ScratchDir : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("vfio-fuzz-bench-").FullName;
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    sealed class BenchStepException(string message) : Exception(message);
+}
