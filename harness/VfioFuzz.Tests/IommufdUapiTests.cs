@@ -86,6 +86,19 @@ public class IommufdUapiTests
     }
 
     [Fact]
+    public void The_watchdog_hand_off_returns_each_calls_own_result_across_spinning_and_parking()
+    {
+        using var watchdog = new IoctlWatchdog(TimeSpan.FromSeconds(10));
+        for (int i = 0; i < 50_000; i++)
+        {
+            // Every 1000th call comes after a pause long enough for both sides to park.
+            if (i % 1000 == 999) Thread.Sleep(2);
+            int expected = i;
+            Assert.Equal((expected, 0), watchdog.Run("call", () => expected));
+        }
+    }
+
+    [Fact]
     public void A_call_that_does_not_return_becomes_a_timeout_and_the_next_call_fails_fast()
     {
         using var watchdog = new IoctlWatchdog(TimeSpan.FromMilliseconds(100));
