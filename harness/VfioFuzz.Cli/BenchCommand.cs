@@ -129,6 +129,8 @@ static class BenchCommand
         {
             var guided = new List<double?>();
             var random = new List<double?>();
+            var guidedExecCounts = new List<long>();
+            var randomExecCounts = new List<long>();
             for (int seed = 1; seed <= runs; seed++)
             {
                 using var scratch = new ScratchDir();
@@ -141,11 +143,14 @@ static class BenchCommand
                 bool found = run.FirstSaved.TryGetValue(bug.Signature, out var first);
                 guided.Add(found ? Math.Max(0, (first.Utc - start).TotalSeconds) : null);
                 // AFL++ names a crash file with the executions done when it was saved.
-                string guidedExecs = found && AflExecs(first.File) is { } n ? $" ({n} execs)" : "";
+                long? aflExecs = found ? AflExecs(first.File) : null;
+                if (aflExecs is { } ae) guidedExecCounts.Add(ae);
+                string guidedExecs = aflExecs is { } n ? $" ({n} execs)" : "";
 
                 var hit = new InProcessCampaign(bug.Profile, bug.TargetId, () => Cli.Catalog.Create(bug.TargetId), store)
                     .TimeTo(bug.Signature, (ulong)seed, budget, CancellationToken.None);
                 random.Add(hit?.Elapsed.TotalSeconds);
+                if (hit is { } rh) randomExecCounts.Add(rh.Execs);
                 Console.WriteLine($"bench: ttff {bug.Name} {bug.Signature} seed {seed}: afl++ {Show(guided[^1], budget)}{guidedExecs}, random {Show(random[^1], budget)}" +
                                   (hit is { } h ? $" ({h.Execs} execs)" : ""));
             }
@@ -155,6 +160,7 @@ static class BenchCommand
                 $"pure random: median {Show(random.Count(g => g is null) * 2 > runs ? null : randomMedian, budget)} (min {Show(Min(random), budget)}, max {Show(Max(random), budget)})",
                 guidedMedian > 0 ? randomMedian / guidedMedian : null, "< 10 s and >= 5x random",
                 guided.Count(g => g is null) * 2 <= runs && guidedMedian < 10 && randomMedian >= 5 * guidedMedian,
+                $"median executions to find it: AFL++ {MedianCount(guidedExecCounts)}, random {MedianCount(randomExecCounts)}; " +
                 $"the corpus reproducer has {bug.ReproducerOps} ops; AFL++ time includes its start (driver fork server) and is the crash file's write time; " +
                 "a run that did not find it counts as the cap (a lower bound)");
         }
@@ -218,7 +224,14 @@ static class BenchCommand
         Path.GetFileName(crashFile).Split(',').FirstOrDefault(p => p.StartsWith("execs:", StringComparison.Ordinal)) is { } part
         && long.TryParse(part["execs:".Length..], out var n) ? n : null;
 
-    static string Show(double? seconds, TimeSpan cap) => seconds is { } s ? $"{s:0.00} s" : $"> {cap.TotalSeconds:0} s";
+    static string Show(double? seconds, TimeSpan cap) => seconds switch
+    {
+        null => $"> {cap.TotalSeconds:0} s",
+        < 1 => $"{seconds * 1000:0.0} ms",
+        _ => $"{seconds:0.00} s",
+    };
+
+    static string MedianCount(List<long> counts) => counts.Count == 0 ? "-" : counts.Order().ElementAt(counts.Count / 2).ToString();
 
     static double Median(List<double?> values, TimeSpan cap)
     {
