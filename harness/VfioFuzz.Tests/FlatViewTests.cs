@@ -46,5 +46,6 @@ public class FlatViewTests
         public void Transaction(FlatView before, FlatView after) => Transactions.Add((before, after));
         public void DeviceStateChanged(PciDevice device) { }
         public void AtsAccess(PciDevice device, ulong gpa) { }
+        public void Iotlb(in IotlbEvent e) { }
     }
 }

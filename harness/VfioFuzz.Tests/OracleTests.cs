@@ -138,7 +138,7 @@ public class OracleTests
     public void Every_target_is_discovered_with_its_id_and_branch()
     {
         var ids = Repo.Catalog.Targets.Select(t => t.Id).ToImmutableSortedSet();
-        Assert.Equal(["nv-2e963ff+e227a6b", "nv-2e963ff-fixed", "nv-cdf5e75", "nv-d814a45", "proposed-defer-unmap", "qemu-11.0"], ids);
+        Assert.Equal(["nv-2e963ff+e227a6b", "nv-2e963ff-fixed", "nv-2e963ff-notify", "nv-cdf5e75", "nv-d814a45", "proposed-defer-unmap", "qemu-11.0"], ids);
         Assert.All(Repo.Catalog.Targets.Where(t => t.Id.StartsWith("nv-")), t => Assert.Equal("nvidia_stable-11.0", t.Branch));
     }
 }

@@ -1,5 +1,6 @@
 using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
+using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 
 namespace VfioFuzz.Targets.Model;
@@ -16,6 +17,9 @@ public abstract class VfioListener : ListenerTarget
     bool _initialized;
     bool _ramDeviceWarned;
     string? _initError;
+
+    /// <summary>bc->giommu_list: the notifiers this listener registered, per IOMMU section.</summary>
+    readonly List<(MemoryRegion Mr, ulong Start, IommuNotifier Notifier)> _giommus = [];
 
     protected IommufdContainer Container => _container ?? throw new InvalidOperationException("listener not registered");
 
@@ -42,7 +46,7 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>vfio_listener_valid_section: the checks shared by add and del.</summary>
     protected bool ValidSection(in Section s, string caller)
     {
-        if (!s.Mr.IsRam || (s.Gpa >> 63) != 0)
+        if ((!s.Mr.IsRam && !s.Mr.IsIommu) || (s.Gpa >> 63) != 0)
         {
             if (Env.Trace.Enabled)
                 Env.Trace.Emit("vfio_listener_region_skip", $"SKIPPING {caller} 0x{s.Gpa:x} - 0x{s.End - 1:x}");
@@ -67,6 +71,11 @@ public abstract class VfioListener : ListenerTarget
         if (!GetSectionIovaRange(s, out ulong iova, out var llsize))
         {
             if (s.Mr.IsRamDevice) TraceNoDmaMap(s, Env.HostPageSize);
+            return;
+        }
+        if (s.Mr.IsIommu)
+        {
+            RegisterGuestIommu(s);
             return;
         }
         var backing = Env.Host[s.Mr];
@@ -99,6 +108,7 @@ public abstract class VfioListener : ListenerTarget
     public override void RegionDel(in Section s)
     {
         if (!ValidSection(s, "region_del")) return;
+        if (s.Mr.IsIommu) UnregisterGuestIommu(s);
         if (!GetSectionIovaRange(s, out ulong iova, out var llsize)) return;
         if (Env.Trace.Enabled)
             Env.Trace.Emit("vfio_listener_region_del", $"region_del 0x{iova:x} - 0x{(UInt128)iova + llsize - 1:x}");
@@ -111,6 +121,65 @@ public abstract class VfioListener : ListenerTarget
         }
         if (tryUnmap && !SkipDmaUnmap(s)) DmaUnmap(s, iova, llsize);
     }
+
+    /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
+    /// host-page trimmed), then a replay of what the vIOMMU already maps. No DMA is mapped
+    /// directly: mappings come only through notifications.</summary>
+    void RegisterGuestIommu(in Section s)
+    {
+        var viommu = Env.Viommu ?? throw new InvalidOperationException("an IOMMU section but no vIOMMU in the listener environment");
+        ulong offset = s.Gpa - s.OffsetInRegion;   // iommu_offset: notifier IOVA -> container IOVA
+        var notifier = viommu.Register(s.OffsetInRegion, (ulong)((UInt128)s.OffsetInRegion + s.Size - 1), e => IommuMapNotify(e, offset));
+        _giommus.Add((s.Mr, s.OffsetInRegion, notifier));
+        viommu.Replay(notifier);
+    }
+
+    /// <summary>region_del of an IOMMU section: the first giommu of that region and start is
+    /// unregistered; the whole window is then unmapped with one call (below).</summary>
+    protected virtual void UnregisterGuestIommu(in Section s)
+    {
+        var (mr, start) = (s.Mr, s.OffsetInRegion);
+        int i = _giommus.FindIndex(g => ReferenceEquals(g.Mr, mr) && g.Start == start);
+        if (i < 0) return;
+        Env.Viommu!.Unregister(_giommus[i].Notifier);
+        _giommus.RemoveAt(i);
+    }
+
+    /// <summary>vfio_iommu_map_notify (§5): MAP translates the GPA through address_space_memory
+    /// and maps it with no alignment or skip test, every failure only reported; UNMAP is by
+    /// IOVA alone.</summary>
+    void IommuMapNotify(in IotlbEvent e, ulong offset)
+    {
+        ulong iova = e.Iova + offset;
+        if (Env.Trace.Enabled)
+            Env.Trace.Emit("vfio_iommu_map_notify", $"iommu {(e.IsMap ? "MAP" : "UNMAP")} @ 0x{iova:x} - 0x{(UInt128)iova + e.Size - 1:x}");
+        if (!e.IsMap)
+        {
+            int unmapped = Container.DmaUnmap(iova, e.Size);
+            if (unmapped != 0)
+                Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{e.Size:x}) = {unmapped} ({(Errno)(-unmapped)})");
+            return;
+        }
+        if (Env.ResolveGpa?.Invoke(e.Gpa) is not { } target || !target.Mr.IsRam)
+        {
+            Env.Trace.Stderr($"iommu map to non memory area {e.Gpa:x}");
+            return;
+        }
+        if ((UInt128)e.Gpa + e.Size > target.End)
+        {
+            Env.Trace.Stderr("iommu has granularity incompatible with target AS");
+            return;
+        }
+        if (SkipNotifyMap(target, iova, e.Size)) return;
+        ulong vaddr = Env.Host[target.Mr].Va + target.OffsetInRegion + (e.Gpa - target.Gpa);
+        int ret = Container.DmaMap(iova, e.Size, target.Mr, vaddr, !e.Writable || target.ReadOnly);
+        if (ret != 0)
+            Env.Trace.Stderr($"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{e.Size:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})");
+    }
+
+    /// <summary>vfio_iommu_map_notify after the translation: upstream maps whatever it
+    /// translated to (ram_device included); a patch may skip here.</summary>
+    protected virtual bool SkipNotifyMap(in Section target, ulong iova, ulong size) => false;
 
     /// <summary>The call at the end of region_del; errors are only reported.</summary>
     protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize)

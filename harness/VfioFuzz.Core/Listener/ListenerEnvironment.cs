@@ -1,19 +1,24 @@
 using VfioFuzz.Iommufd;
 using VfioFuzz.Machine;
+using VfioFuzz.Memory;
 
 namespace VfioFuzz.Listener;
 
 /// <summary>
 /// What a listener model can see of QEMU around it: the IOAS its container maps into, the
 /// process's host memory (ram_ptr and RAMBlock fd of a region), the real host page size,
-/// the devices (for patches that look at a device's reset state), and the trace.
+/// the devices (for patches that look at a device's reset state), the trace, and for the
+/// vIOMMU path the guest's vIOMMU (notifier registration, replay) and address_space_memory
+/// (what an IOTLB entry's GPA translates to).
 /// </summary>
 public sealed record ListenerEnvironment(
     IIoas Ioas,
     HostMemory Host,
     ulong HostPageSize,
     IReadOnlyList<PciDevice> Devices,
-    TraceLog Trace)
+    TraceLog Trace,
+    Viommu? Viommu = null,
+    Func<ulong, Section?>? ResolveGpa = null)
 {
     public PciDevice? Device(string? id) => id is null ? null : Devices.FirstOrDefault(d => d.Id == id);
 }

@@ -10,6 +10,9 @@ public interface IWorldEvents
     void Transaction(FlatView before, FlatView after);
     void DeviceStateChanged(PciDevice device);
     void AtsAccess(PciDevice device, ulong gpa);
+
+    /// <summary>The guest changed its vIOMMU mappings: notify the registered notifiers.</summary>
+    void Iotlb(in IotlbEvent e);
 }
 
 /// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>
@@ -19,4 +22,5 @@ public sealed class IgnoreWorldEvents : IWorldEvents
     public void Transaction(FlatView before, FlatView after) { }
     public void DeviceStateChanged(PciDevice device) { }
     public void AtsAccess(PciDevice device, ulong gpa) { }
+    public void Iotlb(in IotlbEvent e) { }
 }

@@ -24,7 +24,16 @@ public sealed class World
 
     public Profile Profile { get; }
     public HostMemory Host { get; } = new();
+
+    /// <summary>The device address space the listener is registered on: system memory, or
+    /// the vIOMMU's region while the guest has it enabled.</summary>
     public FlatView View { get; private set; }
+
+    /// <summary>address_space_memory: what a GPA resolves to (vIOMMU translations land here).</summary>
+    public FlatView SystemView { get; private set; }
+
+    public Viommu Viommu { get; } = new();
+    readonly FlatView _iommuView;
     // Arrays, not list interfaces: oracles and the decoder walk them after every op.
     public ImmutableArray<PciDevice> Devices { get; }
     public MemoryRegion Ram { get; }
@@ -51,16 +60,18 @@ public sealed class World
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
                 Host.Allocate(bar.Mmap, profile.Kernel);
+        _iommuView = new FlatViewPainter().Paint([new Placement(Viommu.Region, 0)]);
         Boot();
         _bootView = View;
     }
 
     /// <summary>Firmware enumeration, done before the program starts: each BAR at its own slot
     /// in the device's window, MEM on, every device running, no pool region plugged.</summary>
-    [MemberNotNull(nameof(View))]
+    [MemberNotNull(nameof(View), nameof(SystemView))]
     void Boot()
     {
         _plugged.Clear();
+        Viommu.Reset();
         _seq = 0;
         for (int i = 0; i < Devices.Length; i++)
         {
@@ -74,7 +85,7 @@ public sealed class World
             dev.CommandMem = true;
             dev.State = DeviceState.Running;
         }
-        View = _bootView ?? Render();
+        View = SystemView = _bootView ?? Render();
     }
 
     /// <summary>Back to the state the constructor left: a runner reuses one World for many
@@ -121,6 +132,9 @@ public sealed class World
             case DeviceReset r: ResetDevice(Device(r.Device), events); break;
             case DeviceInitDone i: InitDone(Device(i.Device), events); break;
             case AtsAccess a: Ats(a, events); break;
+            case SetViommu v: SetViommuEnabled(v.On, events); break;
+            case IotlbMap m: MapIotlb(m, events); break;
+            case IotlbUnmap u: UnmapIotlb(u, events); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
         }
     }
@@ -218,6 +232,32 @@ public sealed class World
         events.AtsAccess(dev, a.Gpa);
     }
 
+    void SetViommuEnabled(bool on, IWorldEvents events)
+    {
+        if (Viommu.Enabled == on) return;
+        Viommu.Enabled = on;
+        Commit(events);
+    }
+
+    void MapIotlb(IotlbMap m, IWorldEvents events)
+    {
+        if (!Viommu.Enabled) throw new ProgramException("iotlb-map with the vIOMMU disabled (add `viommu: {on: true}` first)");
+        ulong page = Profile.IommuPageSize;
+        if (m.Size == 0 || m.Iova % page != 0 || m.Size % page != 0 || m.Gpa % page != 0)
+            throw new ProgramException($"iotlb-map iova 0x{m.Iova:x} gpa 0x{m.Gpa:x} size 0x{m.Size:x}: all must be non-zero multiples of the IOMMU page (0x{page:x})");
+        if ((UInt128)m.Iova + m.Size > Viommu.WindowSize)
+            throw new ProgramException($"iotlb-map [0x{m.Iova:x}, +0x{m.Size:x}) is outside the vIOMMU's 48-bit input range");
+        if (Viommu.Overlaps(m.Iova, m.Size)) throw new ProgramException($"iotlb-map [0x{m.Iova:x}, +0x{m.Size:x}) overlaps a live IOTLB entry");
+        Viommu.Add(new IotlbEntry(m.Iova, m.Size, m.Gpa, m.Writable));
+        events.Iotlb(new IotlbEvent(true, m.Iova, m.Size, m.Gpa, m.Writable));
+    }
+
+    void UnmapIotlb(IotlbUnmap u, IWorldEvents events)
+    {
+        if (!Viommu.Remove(u.Iova, out var entry)) throw new ProgramException($"iotlb-unmap 0x{u.Iova:x}: no IOTLB entry starts there");
+        events.Iotlb(new IotlbEvent(false, entry!.Iova, entry.Size, entry.Gpa, entry.Writable));
+    }
+
     static void ChangeState(PciDevice dev, DeviceState state, IWorldEvents events)
     {
         dev.State = state;
@@ -232,7 +272,8 @@ public sealed class World
 
     void Commit(IWorldEvents events)
     {
-        var next = Render();
+        SystemView = Render();
+        var next = Viommu.Enabled ? _iommuView : SystemView;
         if (ReferenceEquals(next, View)) return;
         var before = View;
         View = next;
@@ -274,6 +315,6 @@ public sealed class World
             if (c.Bar is { } bar) bar.AddLeaves(leaves);
             else leaves.Add(new Placement(c.Mr!, c.Gpa));
         }
-        return _painter.Paint(leaves, View);
+        return _painter.Paint(leaves, SystemView);
     }
 }

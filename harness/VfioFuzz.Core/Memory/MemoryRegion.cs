@@ -10,6 +10,7 @@ public sealed record MemoryRegion(string Name, RegionKind Kind, ulong Size, Regi
 {
     public bool IsRam => Kind is RegionKind.Ram or RegionKind.Rom or RegionKind.RamDevice;
     public bool IsRamDevice => Kind == RegionKind.RamDevice;
+    public bool IsIommu => Kind == RegionKind.Iommu;
     public bool ReadOnly => Kind == RegionKind.Rom;
 
     /// <summary>True for device memory whose host mapping is a VM_PFNMAP/VM_IO mmap of a BAR,

@@ -11,6 +11,9 @@ public enum RegionKind
     RamDevice,
     /// <summary>Trapped I/O (BAR slow path, MSI-X table): never RAM, always skipped.</summary>
     Mmio,
+    /// <summary>An IOMMU memory region (a vIOMMU's translated window): memory_region_is_iommu.
+    /// The listener registers a notifier for it instead of mapping it.</summary>
+    Iommu,
 }
 
 /// <summary>
@@ -31,6 +34,8 @@ public enum RegionRole
     SharedRamDevice,
     Mmio,
     MsixTable,
+    /// <summary>The vIOMMU's IOMMU region in the device address space.</summary>
+    Viommu,
 }
 
 public static class RegionRoleNames
@@ -46,6 +51,7 @@ public static class RegionRoleNames
         RegionRole.SharedRamDevice => "shared-ram-device",
         RegionRole.Mmio => "mmio",
         RegionRole.MsixTable => "msix-table",
+        RegionRole.Viommu => "viommu",
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 }

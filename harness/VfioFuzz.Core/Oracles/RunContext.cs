@@ -20,6 +20,10 @@ public sealed class RunContext(World world, IIoas ioas)
     public int Step { get; set; }
     public Section? Section { get; set; }
 
+    /// <summary>The guest IOTLB notification being delivered, if any (its map or unmap has no
+    /// section: vfio_iommu_map_notify).</summary>
+    public IotlbEvent? Notification { get; set; }
+
     /// <summary>Set for teardown: QEMU detaches every device before the last one's
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
     public bool DevicesDetached { get; set; }

@@ -34,3 +34,14 @@ public sealed record DeviceInitDone(string Device) : Op { public override string
 
 /// <summary>The device translates a GPA through ATS (a UVM migration, a doorbell, a DMA).</summary>
 public sealed record AtsAccess(string Device, ulong Gpa) : Op { public override string Name => "ats-access"; }
+
+/// <summary>The guest turns its vIOMMU on or off: the device address space swaps between
+/// system memory and the vIOMMU's IOMMU region (one transaction).</summary>
+public sealed record SetViommu(bool On) : Op { public override string Name => "viommu"; }
+
+/// <summary>The guest maps an IOVA to a GPA in its vIOMMU page tables and invalidates: an
+/// IOTLB MAP notification.</summary>
+public sealed record IotlbMap(ulong Iova, ulong Gpa, ulong Size, bool Writable) : Op { public override string Name => "iotlb-map"; }
+
+/// <summary>The guest unmaps an IOVA range it mapped: an IOTLB UNMAP notification.</summary>
+public sealed record IotlbUnmap(ulong Iova) : Op { public override string Name => "iotlb-unmap"; }

@@ -29,6 +29,9 @@ public static class ProgramYaml
             DeviceReset r => Args(("device", r.Device)),
             DeviceInitDone i => Args(("device", i.Device)),
             AtsAccess a => Args(("device", a.Device), ("gpa", YamlFields.Hex(a.Gpa))),
+            SetViommu v => Args(("on", v.On ? "true" : "false")),
+            IotlbMap m => Args(("iova", YamlFields.Hex(m.Iova)), ("gpa", YamlFields.Hex(m.Gpa)), ("size", YamlFields.Hex(m.Size)), ("writable", m.Writable ? "true" : "false")),
+            IotlbUnmap u => Args(("iova", YamlFields.Hex(u.Iova))),
             _ => null,
         };
         if (args is null) return new YamlScalarNode(op.Name);
@@ -67,7 +70,10 @@ public static class ProgramYaml
             "device-reset" => new DeviceReset(f.String(args, "device", what)),
             "device-init-done" => new DeviceInitDone(f.String(args, "device", what)),
             "ats-access" => new AtsAccess(f.String(args, "device", what), f.UInt64(args, "gpa", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access)"),
+            "viommu" => new SetViommu(f.Bool(args, "on", what)),
+            "iotlb-map" => new IotlbMap(f.UInt64(args, "iova", what), f.UInt64(args, "gpa", what), f.UInt64(args, "size", what), f.Bool(args, "writable", what)),
+            "iotlb-unmap" => new IotlbUnmap(f.UInt64(args, "iova", what)),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -76,6 +82,9 @@ public static class ProgramYaml
             SetCommandMem => ["device", "on"],
             MoveBar => ["device", "bar", "gpa"],
             AtsAccess => ["device", "gpa"],
+            SetViommu => ["on"],
+            IotlbMap => ["iova", "gpa", "size", "writable"],
+            IotlbUnmap => ["iova"],
             _ => ["device"],
         });
         return op;

@@ -67,7 +67,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 
         if (!driver.Guard(() =>
             {
-                target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace));
+                target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
+                    world.Viommu, gpa => world.SystemView.Find(gpa)));
                 driver.Transaction(FlatView.Empty, world.View);
                 target.Initialized();
             }))
@@ -136,6 +137,22 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             // A patch may act on a state change (flush deferred unmaps): re-check the IOAS if
             // it did. The view did not change, so with no call the checks would see the same.
             if (ctx.IoasCalls == calls) return;
+            foreach (var o in oracles) o.AfterCommit(ctx);
+        }
+
+        /// <summary>memory_region_notify_iommu: each registered notifier covering the IOVA gets
+        /// the event; the oracles see the IOAS afterwards. The context names the notification
+        /// so a map or unmap it causes is attributed to the IOTLB, not to a section.</summary>
+        public void Iotlb(in IotlbEvent e)
+        {
+            if (trace.Enabled) trace.Note($"guest IOTLB {(e.IsMap ? "MAP" : "UNMAP")} iova 0x{e.Iova:x} size 0x{e.Size:x}" + (e.IsMap ? $" -> gpa 0x{e.Gpa:x}" : ""));
+            ctx.Notification = e;
+            try
+            {
+                foreach (var n in ctx.World.Viommu.Notifiers.ToArray())
+                    if (n.Covers(e.Iova)) n.Notify(e);
+            }
+            finally { ctx.Notification = null; }
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
