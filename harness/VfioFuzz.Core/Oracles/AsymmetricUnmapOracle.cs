@@ -1,4 +1,5 @@
 using VfioFuzz.Iommufd;
+using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 
 namespace VfioFuzz.Oracles;
@@ -14,10 +15,13 @@ public sealed class AsymmetricUnmapOracle : Oracle
 {
     /// <summary>A map the listener asked for, whatever the kernel answered: a listener that
     /// unmaps what it failed to map is still symmetric. It keeps the section, not its text:
-    /// keys are formatted only when a finding is written.</summary>
-    sealed record Request(ulong Iova, ulong Length, Section? Section)
+    /// keys are formatted only when a finding is written.
+    /// A request made for the vIOMMU (a MAP notification, or the replay inside an IOMMU
+    /// section's region_add) is owned by the notifier path, and names the role of the memory
+    /// its GPA translated to.</summary>
+    sealed record Request(ulong Iova, ulong Length, Section? Section, bool Iotlb = false, RegionRole? Target = null)
     {
-        public RegionRole Role => Section?.Mr.Role ?? RegionRole.GuestRam;
+        public RegionRole Role => Iotlb ? Target ?? RegionRole.Viommu : Section?.Mr.Role ?? RegionRole.GuestRam;
 
         public string SectionKey => Section?.Key ?? "(no section)";
 
@@ -29,11 +33,41 @@ public sealed class AsymmetricUnmapOracle : Oracle
     }
 
     readonly List<Request> _requests = [];
+
+    /// <summary>Per guest IOTLB entry (by IOVA), whether the listener was last offered it as
+    /// mappable: a whole IOMMU page of RAM when the guest mapped it, or when the IOMMU section
+    /// came back and the notifier's replay offered it again. A MAP of MMIO, of memory that
+    /// has gone, or across a region's end is refused by upstream QEMU itself (logged), so its
+    /// UNMAP reaching the IOAS alone is expected.</summary>
+    readonly Dictionary<ulong, (bool Mappable, RegionRole Role)> _iotlb = [];
+    bool _windowLive;
+
+    public override void BeforeIotlb(RunContext ctx, in IotlbEvent e)
+    {
+        if (e.IsMap) _iotlb[e.Iova] = Offer(ctx, e.Gpa, e.Size);
+    }
+
+    public override void AfterCommit(RunContext ctx)
+    {
+        // The commit that made the vIOMMU window live replayed every entry: offered again, as
+        // system memory is now (it cannot change inside that transaction).
+        bool live = ctx.World.Viommu.Enabled;
+        if (live && !_windowLive)
+            foreach (var entry in ctx.World.Viommu.Entries) _iotlb[entry.Iova] = Offer(ctx, entry.Gpa, entry.Size);
+        _windowLive = live;
+    }
+
+    static (bool Mappable, RegionRole Role) Offer(RunContext ctx, ulong gpa, ulong size) =>
+        ctx.World.SystemView.Find(gpa) is { } t
+            ? (t.Mr.IsRam && (UInt128)gpa + size <= t.End, t.Mr.Role)
+            : (false, RegionRole.Mmio);
     readonly Dictionary<ulong, Request> _areaOwner = [];
 
     public override void OnMap(RunContext ctx, in MapCall call)
     {
-        var request = new Request(call.Iova, call.Length, ctx.Section);
+        var request = IotlbGpa(ctx, call.Iova) is { } gpa
+            ? new Request(call.Iova, call.Length, ctx.Section, Iotlb: true, ctx.World.SystemView.Find(gpa)?.Mr.Role)
+            : new Request(call.Iova, call.Length, ctx.Section);
         foreach (var held in _requests)
         {
             if (!Overlaps(held, call.Iova, call.End)) continue;
@@ -50,7 +84,76 @@ public sealed class AsymmetricUnmapOracle : Oracle
         if (call.Result == Errno.Ok) _areaOwner[call.Iova] = request;
     }
 
+    /// <summary>For a map made on the vIOMMU's behalf (a MAP notification, or the replay inside
+    /// an IOMMU section's region_add), the GPA it translates to; null for a section's map.</summary>
+    static ulong? IotlbGpa(RunContext ctx, ulong iova)
+    {
+        if (ctx.Notification is { } e) return e.Gpa;
+        if (ctx.Section is not { Mr.IsIommu: true }) return null;
+        return ctx.World.Viommu.Lookup(iova) is { } entry ? entry.Gpa + (iova - entry.Iova) : ulong.MaxValue;
+    }
+
     public override void OnUnmap(RunContext ctx, in UnmapCall call)
+    {
+        if (ctx.Section is { Mr.IsIommu: true } window) FlushIommuWindow(ctx, call, window);
+        else if (ctx.Notification is { IsMap: false } e) IotlbUnmap(ctx, call, e);
+        else SectionUnmap(ctx, call);
+    }
+
+    /// <summary>region_del of an IOMMU section unmaps the whole window in one call: that
+    /// answers every mapping its notifier made (QEMU relies on it, §2's FIXME). Anything else
+    /// it removes belonged to a section.</summary>
+    void FlushIommuWindow(RunContext ctx, in UnmapCall call, Section window)
+    {
+        UInt128 end = call.Length == ulong.MaxValue && call.Iova == 0 ? (UInt128)ulong.MaxValue + 1 : (UInt128)call.Iova + call.Length;
+        ulong start = call.Iova;
+        _requests.RemoveAll(r => r.Iotlb && r.Iova >= start && r.Iova < end);
+        List<Request>? foreign = null;
+        for (int i = 0; i < call.Removed.Count; i++)
+            if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !owner.Iotlb) (foreign ??= []).Add(owner);
+        if (foreign is null) return;
+        string sig = $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{foreign[0].Role.Name()}";
+        if (ctx.Seen(sig)) return;
+        ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+            $"the unmap of {window.Key} (the vIOMMU window) removed a mapping of {foreign[0].SectionKey}",
+            "Deleting an IOMMU section unmaps its whole window; a mapping a RAM or BAR section still owns inside that window goes with it.",
+            Effect(call, foreign)));
+    }
+
+    /// <summary>A guest IOTLB UNMAP: by IOVA only. It must answer a MAP the notifier sent to
+    /// the IOAS for the same range.</summary>
+    void IotlbUnmap(RunContext ctx, in UnmapCall call, IotlbEvent e)
+    {
+        Request? match = null;
+        foreach (var r in _requests)
+            if (r.Iotlb && r.Iova == call.Iova && r.Length == call.Length) { match = r; break; }
+        List<Request>? foreign = null;
+        for (int i = 0; i < call.Removed.Count; i++)
+            if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !owner.Iotlb) (foreign ??= []).Add(owner);
+        _iotlb.Remove(e.Iova, out var made);
+        if (match is not null) _requests.Remove(match);
+        // Unmatched but never mappable: upstream's own (logged) refusal, not an asymmetry.
+        if ((match is not null || !made.Mappable) && foreign is null) return;
+        var role = made.Role;
+        UInt128 end = (UInt128)call.Iova + call.Length;
+        string sig = foreign is null
+            ? $"{FindingKinds.AsymmetricUnmap}:iotlb-never-mapped:{role.Name()}"
+            : $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{foreign![0].Role.Name()}";
+        if (ctx.Seen(sig)) return;
+        ctx.Report(foreign is null
+            ? new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                $"a guest IOTLB UNMAP of [0x{call.Iova:x}, 0x{end:x}) reached the IOAS, but its MAP (to GPA 0x{e.Gpa:x}, {role.Name()}) never did",
+                "vfio_iommu_map_notify did not map this IOVA when the guest mapped it (a skip on the MAP side), and the UNMAP carries no " +
+                "region, so it cannot be skipped: IOMMU_IOAS_UNMAP of a range the listener never mapped. iommufd answers ENOENT, which " +
+                "QEMU counts as success; if anything else occupies that IOVA by then, it is removed.",
+                Effect(call, foreign))
+            : new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                $"a guest IOTLB UNMAP of [0x{call.Iova:x}, 0x{end:x}) removed a mapping of {foreign![0].SectionKey}",
+                "The IOVA range of a vIOMMU mapping overlapped a mapping a section owns; the guest's unmap took it away.",
+                Effect(call, foreign)));
+    }
+
+    void SectionUnmap(RunContext ctx, in UnmapCall call)
     {
         var section = ctx.Section;
         var match = Match(call, section);
@@ -114,14 +217,14 @@ public sealed class AsymmetricUnmapOracle : Oracle
     Request? Match(in UnmapCall call, Section? section)
     {
         foreach (var r in _requests)
-            if (r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SameSection(section)))
+            if (!r.Iotlb && r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SameSection(section)))
                 return r;
         return null;
     }
 
-    static string Effect(in UnmapCall call, List<Request>? foreign) => call.Removed.Count == 0
+    static string Effect(in UnmapCall call, List<Request>? foreign) => call.Removed.Count == 0 && foreign is not { Count: > 0 }
         ? $"harmless at that moment: nothing was mapped there, the kernel answered {call.Result} and QEMU counted it as success"
-        : foreign is not null
+        : foreign is { Count: > 0 }
             ? $"destructive: it removed {foreign.Count} mapping(s) made for {string.Join(", ", foreign.Select(f => f.SectionKey).Distinct())}"
             : $"it removed {call.Removed.Count} mapping(s) with no owner the oracle knows";
 

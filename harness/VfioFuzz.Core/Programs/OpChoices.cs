@@ -46,6 +46,18 @@ static class OpChoices
     public static ulong HotplugGpa(byte b) =>
         World.HotplugBase + (ulong)(b & 7) * World.HotplugSlot + ((b & 0x80) != 0 ? 0x1000UL : 0);
 
+    /// <summary>Where guest IOTLB entries go: 64 slots of 2 MiB from 4 GiB (bits 0-5; bit 7
+    /// is the write permission), inside every profile's usable IOVA ranges.</summary>
+    public static ulong IotlbIova(byte a) => IotlbBase + (ulong)(a & 63) * IotlbSlot;
+
+    public const ulong IotlbBase = 0x1_0000_0000UL;
+    public const ulong IotlbSlot = 2UL << 20;
+
+    /// <summary>The GPA an IOTLB entry translates to: an IOMMU page of a system-memory
+    /// section (any section: a map to MMIO is a guest's to make, and QEMU's to refuse).</summary>
+    public static ulong IotlbGpa(Section target, byte c, ulong page) =>
+        (target.Gpa & ~(page - 1)) + (c % Math.Max(1, target.Size / page)) * page;
+
     /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.</summary>
     public static ulong BarGpa(World world, byte c, ulong barSize) =>
         World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), barSize);

@@ -15,6 +15,9 @@ public static class ProgramDecoder
     public const int MaxOps = 64;
     const int OpBytes = 4;
 
+    /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
+    public const int OpCodes = 11;
+
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
 
@@ -52,7 +55,7 @@ public static class ProgramDecoder
     static Op? DecodeOp(World world, byte code, byte a, byte b, byte c)
     {
         var devices = world.Devices;
-        switch (code % 8)
+        switch (code % OpCodes)
         {
             case 0:
             {
@@ -81,11 +84,38 @@ public static class ProgramDecoder
                 var waiting = OpChoices.Pick(world.Devices, world, OpChoices.Initializing, a);
                 return waiting is null ? null : new DeviceInitDone(waiting.Id);
             }
+            case 8:
+                return new SetViommu((a & 1) != 0);
+            case 9:
+            {
+                if (!world.Viommu.Enabled) return null;
+                ulong iova = OpChoices.IotlbIova(a);
+                ulong page = world.Profile.IommuPageSize;
+                var targets = world.SystemView.Sections;
+                if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
+                return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
+            }
+            case 10:
+            {
+                var entries = world.Viommu.Entries;
+                return entries.Count == 0 ? null : new IotlbUnmap(entries[a % entries.Count].Iova);
+            }
             default:
             {
                 var ats = OpChoices.Pick(world.Devices, world, OpChoices.Ats, a);
+                if (ats is null) return null;
+                if (world.Viommu.Enabled)
+                {
+                    // Behind an enabled vIOMMU the device's addresses are IOVAs: one of a live
+                    // IOTLB entry's pages.
+                    var entries = world.Viommu.Entries;
+                    if (entries.Count == 0) return null;
+                    var e = entries[b % entries.Count];
+                    ulong iommuPage = world.Profile.IommuPageSize;
+                    return new AtsAccess(ats.Id, e.Iova + (c % Math.Max(1, e.Size / iommuPage)) * iommuPage);
+                }
                 var sections = world.View.Sections;
-                if (ats is null || sections.Length == 0) return null;
+                if (sections.Length == 0) return null;
                 var s = sections[b % sections.Length];
                 ulong pages = Math.Max(1, s.Size / world.Profile.HostPageSize);
                 ulong gpa = s.Gpa + (c % pages) * world.Profile.HostPageSize;

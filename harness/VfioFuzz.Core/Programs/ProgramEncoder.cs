@@ -60,6 +60,29 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case SetViommu v:
+                return Bytes(8, v.On ? 1 : 0);
+            case IotlbMap m:
+            {
+                int slot = Enumerable.Range(0, 64).FirstOrDefault(x => OpChoices.IotlbIova((byte)x) == m.Iova, -1);
+                if (slot < 0 || m.Size != world.Profile.IommuPageSize) return null;
+                var targets = world.SystemView.Sections;
+                for (int b = 0; b < targets.Length && b < 256; b++)
+                    for (int c = 0; c < 256; c++)
+                        if (OpChoices.IotlbGpa(targets[b], (byte)c, m.Size) == m.Gpa) return Bytes(9, slot | (m.Writable ? 0x80 : 0), b, c);
+                return null;
+            }
+            case IotlbUnmap u:
+                return Bytes(10, IndexOf(world.Viommu.Entries.ToArray(), e => e.Iova == u.Iova));
+            case AtsAccess ats when world.Viommu.Enabled:
+            {
+                int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.Ats, x => x.Id == ats.Device);
+                var entries = world.Viommu.Entries;
+                int b = IndexOf(entries.ToArray(), e => ats.Gpa >= e.Iova && ats.Gpa < e.End);
+                if (b < 0 || b > 255) return null;
+                ulong page = world.Profile.IommuPageSize, offset = ats.Gpa - entries[b].Iova;
+                return offset % page == 0 && offset / page < 256 ? Bytes(7, a, b, (int)(offset / page)) : null;
+            }
             case AtsAccess ats:
             {
                 int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.Ats, x => x.Id == ats.Device);

@@ -146,6 +146,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public void Iotlb(in IotlbEvent e)
         {
             if (trace.Enabled) trace.Note($"guest IOTLB {(e.IsMap ? "MAP" : "UNMAP")} iova 0x{e.Iova:x} size 0x{e.Size:x}" + (e.IsMap ? $" -> gpa 0x{e.Gpa:x}" : ""));
+            foreach (var o in oracles) o.BeforeIotlb(ctx, e);
             ctx.Notification = e;
             try
             {
