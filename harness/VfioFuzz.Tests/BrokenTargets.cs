@@ -35,3 +35,10 @@ sealed class ThrowsOnDel : VfioListener
     public override TargetInfo Info { get; } = new("test-throws", "test", [], "");
     public override void RegionDel(in Section s) => throw new InvalidOperationException("model bug");
 }
+
+/// <summary>Forgets to unregister its IOMMU notifier on region_del (upstream's flush still runs).</summary>
+sealed class KeepsIommuNotifier : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-keeps-notifier", "test", [], "");
+    protected override void UnregisterGuestIommu(in Section s) { }
+}

@@ -134,6 +134,60 @@ public class OracleTests
         Assert.Contains("iommufd_backend_unmap_dma  iommufd=3 ioas=1 iova=0x10020000000 size=0x10000000 (0)", result.Trace);
     }
 
+    // The vIOMMU path: a guest IOTLB entry onto a page of the CXL DPA, 4 GiB into the IOVA space.
+    const ulong Iova = 0x1_0000_0000UL;
+    static readonly Op[] MapDpaThroughViommu = [new SetViommu(true), new IotlbMap(Iova, CxlDpa, 0x1000, Writable: true)];
+
+    [Fact]
+    public void A_notify_map_that_skips_the_dpa_leaves_the_guests_iova_out_of_stage2_and_its_ats_livelocks()
+    {
+        var result = Run(Profile.VrCxlType2, "nv-2e963ff-notify", [.. MapDpaThroughViommu, new AtsAccess("cxl0", Iova + 0x800)]);
+        Assert.Equal(2, result.Findings.Single(f => f.Signature == "missing-stage2:viommu:cxl-dpa").Step);
+        Assert.Equal(3, result.Findings.Single(f => f.Signature == "missing-stage2:ats-fault-livelock:cxl-dpa").Step);
+        // The same program on the target without the notify skip maps the IOVA: no vIOMMU finding.
+        var plain = Run(Profile.VrCxlType2, "nv-2e963ff+e227a6b", [.. MapDpaThroughViommu, new AtsAccess("cxl0", Iova + 0x800)]);
+        Assert.DoesNotContain(plain.Findings, f => f.Signature.Contains("viommu") || f.Signature.Contains("livelock"));
+    }
+
+    [Fact]
+    public void An_iotlb_unmap_of_an_iova_the_notifier_never_mapped_is_asymmetric()
+    {
+        var result = Run(Profile.VrCxlType2, "nv-2e963ff-notify", [.. MapDpaThroughViommu, new IotlbUnmap(Iova)]);
+        var finding = result.Findings.Single(f => f.Signature == "asymmetric-unmap:iotlb-never-mapped:cxl-dpa");
+        Assert.Equal(3, finding.Step);
+        Assert.StartsWith("harmless", finding.Effect);
+        Assert.DoesNotContain(Run(Profile.VrCxlType2, "nv-2e963ff+e227a6b", [.. MapDpaThroughViommu, new IotlbUnmap(Iova)]).Findings,
+            f => f.Signature.StartsWith("asymmetric-unmap:iotlb", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Upstream_refusing_a_map_of_mmio_is_not_an_asymmetry_when_the_guest_unmaps_it()
+    {
+        // cxl0's BAR0 MSI-X table page is MMIO: QEMU logs "iommu map to non memory area" and
+        // maps nothing; the guest's unmap then reaches the IOAS alone, which is expected.
+        var msix = Run(Profile.VrCxlType2, "qemu-11.0", new SetViommu(true), new IotlbMap(Iova, 0x100_0001_2000UL, 0x1000, false), new IotlbUnmap(Iova));
+        Assert.True(msix.Clean, string.Join("; ", msix.Signatures));
+    }
+
+    [Fact]
+    public void A_notifier_left_registered_after_its_iommu_section_is_gone_is_found()
+    {
+        var result = Run(Profile.VrCxlType2, () => new KeepsIommuNotifier(), new SetViommu(true), new SetViommu(false));
+        Assert.Equal(2, result.Findings.Single(f => f.Signature == "asymmetric-unmap:leaked-notifier:viommu").Step);
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new SetViommu(true), new SetViommu(false), new SetViommu(true)).Clean);
+    }
+
+    [Fact]
+    public void Enabling_the_viommu_replays_what_the_guest_mapped_and_the_window_unmap_answers_it()
+    {
+        // Map through the vIOMMU, switch it off (one big unmap of the window) and on again
+        // (the notifier's replay maps the entry again): upstream stays symmetric throughout.
+        var result = new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
+            .Run(new FuzzProgram([new SetViommu(true), new IotlbMap(Iova, 0x4000_0000UL, 0x10000, true), new SetViommu(false), new SetViommu(true), new IotlbUnmap(Iova)]));
+        Assert.True(result.Clean, string.Join("; ", result.Signatures));
+        Assert.Equal(2, result.Trace.Count(l => l.StartsWith("iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x100000000 size=0x10000", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void Every_target_is_discovered_with_its_id_and_branch()
     {

@@ -33,34 +33,6 @@ public sealed class AsymmetricUnmapOracle : Oracle
     }
 
     readonly List<Request> _requests = [];
-
-    /// <summary>Per guest IOTLB entry (by IOVA), whether the listener was last offered it as
-    /// mappable: a whole IOMMU page of RAM when the guest mapped it, or when the IOMMU section
-    /// came back and the notifier's replay offered it again. A MAP of MMIO, of memory that
-    /// has gone, or across a region's end is refused by upstream QEMU itself (logged), so its
-    /// UNMAP reaching the IOAS alone is expected.</summary>
-    readonly Dictionary<ulong, (bool Mappable, RegionRole Role)> _iotlb = [];
-    bool _windowLive;
-
-    public override void BeforeIotlb(RunContext ctx, in IotlbEvent e)
-    {
-        if (e.IsMap) _iotlb[e.Iova] = Offer(ctx, e.Gpa, e.Size);
-    }
-
-    public override void AfterCommit(RunContext ctx)
-    {
-        // The commit that made the vIOMMU window live replayed every entry: offered again, as
-        // system memory is now (it cannot change inside that transaction).
-        bool live = ctx.World.Viommu.Enabled;
-        if (live && !_windowLive)
-            foreach (var entry in ctx.World.Viommu.Entries) _iotlb[entry.Iova] = Offer(ctx, entry.Gpa, entry.Size);
-        _windowLive = live;
-    }
-
-    static (bool Mappable, RegionRole Role) Offer(RunContext ctx, ulong gpa, ulong size) =>
-        ctx.World.SystemView.Find(gpa) is { } t
-            ? (t.Mr.IsRam && (UInt128)gpa + size <= t.End, t.Mr.Role)
-            : (false, RegionRole.Mmio);
     readonly Dictionary<ulong, Request> _areaOwner = [];
 
     public override void OnMap(RunContext ctx, in MapCall call)
@@ -130,7 +102,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
         List<Request>? foreign = null;
         for (int i = 0; i < call.Removed.Count; i++)
             if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !owner.Iotlb) (foreign ??= []).Add(owner);
-        _iotlb.Remove(e.Iova, out var made);
+        var made = ctx.Offers[e.Iova];
         if (match is not null) _requests.Remove(match);
         // Unmatched but never mappable: upstream's own (logged) refusal, not an asymmetry.
         if ((match is not null || !made.Mappable) && foreign is null) return;

@@ -13,12 +13,9 @@ public abstract class Oracle
     public virtual void OnUnmap(RunContext ctx, in UnmapCall call) { }
     public virtual void AfterCommit(RunContext ctx) { }
     public virtual void OnAtsAccess(RunContext ctx, PciDevice device, ulong gpa) { }
-
-    /// <summary>The guest changed its vIOMMU mappings; called before the notifiers run.</summary>
-    public virtual void BeforeIotlb(RunContext ctx, in IotlbEvent e) { }
     public virtual void AtTeardown(RunContext ctx) { }
 
     /// <summary>The default set, in the order they report.</summary>
     public static Oracle[] CreateAll() =>
-        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle()];
+        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle(), new IommuNotifierOracle()];
 }

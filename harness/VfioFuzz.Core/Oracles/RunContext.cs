@@ -24,6 +24,9 @@ public sealed class RunContext(World world, IIoas ioas)
     /// section: vfio_iommu_map_notify).</summary>
     public IotlbEvent? Notification { get; set; }
 
+    /// <summary>What the listener was offered for each guest IOTLB entry (kept by the runner).</summary>
+    public IotlbOffers Offers { get; } = new();
+
     /// <summary>Set for teardown: QEMU detaches every device before the last one's
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
     public bool DevicesDetached { get; set; }

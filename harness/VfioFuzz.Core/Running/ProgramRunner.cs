@@ -115,6 +115,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             foreach (var s in after.NotIn(before)) Call(s, add: true);
             target.Commit();
             if (!afterCommit) return;
+            ctx.Offers.Committed(ctx.World);
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
@@ -146,7 +147,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public void Iotlb(in IotlbEvent e)
         {
             if (trace.Enabled) trace.Note($"guest IOTLB {(e.IsMap ? "MAP" : "UNMAP")} iova 0x{e.Iova:x} size 0x{e.Size:x}" + (e.IsMap ? $" -> gpa 0x{e.Gpa:x}" : ""));
-            foreach (var o in oracles) o.BeforeIotlb(ctx, e);
+            ctx.Offers.Notified(ctx.World, e);
             ctx.Notification = e;
             try
             {
