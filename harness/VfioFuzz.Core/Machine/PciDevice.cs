@@ -28,12 +28,12 @@ public sealed class PciBar
             MsixTable = new MemoryRegion($"{deviceId} msix-table", RegionKind.Mmio, 0x1000, RegionRole.MsixTable, deviceId);
     }
 
-    /// <summary>The BAR's leaves in render order: the overlay first, then the mmap, then the
-    /// trapped region behind it.</summary>
-    public void AddLeaves(List<Placement> leaves)
+    /// <summary>The BAR's leaves in render order: the overlay first, then the mmap (unless
+    /// the device's mmaps are disabled), then the trapped region behind it.</summary>
+    public void AddLeaves(List<Placement> leaves, bool mmapEnabled)
     {
         if (MsixTable is not null) leaves.Add(new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value));
-        leaves.Add(new Placement(Mmap, Address));
+        if (mmapEnabled) leaves.Add(new Placement(Mmap, Address));
         leaves.Add(new Placement(Trapped, Address));
     }
 }
@@ -47,6 +47,10 @@ public sealed class PciDevice
 
     /// <summary>PCI COMMAND.MEM: BARs decode only while it is set.</summary>
     public bool CommandMem { get; set; }
+
+    /// <summary>vfio_mmap_set_enabled: false while QEMU handles an INTx interrupt itself (the
+    /// BAR mmaps are disabled so accesses trap), until the re-enable timer fires.</summary>
+    public bool MmapsEnabled { get; set; } = true;
 
     public PciDevice(DeviceSpec spec)
     {

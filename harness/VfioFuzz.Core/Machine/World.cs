@@ -41,7 +41,7 @@ public sealed class World
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
-    readonly List<(int Priority, long Seq, PciBar? Bar, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
+    readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
     readonly FlatViewPainter _painter = new();
     long _seq;
@@ -83,6 +83,7 @@ public sealed class World
                 _barSeq[bar] = ++_seq;
             }
             dev.CommandMem = true;
+            dev.MmapsEnabled = true;
             dev.State = DeviceState.Running;
         }
         View = SystemView = _bootView ?? Render();
@@ -135,6 +136,8 @@ public sealed class World
             case SetViommu v: SetViommuEnabled(v.On, events); break;
             case IotlbMap m: MapIotlb(m, events); break;
             case IotlbUnmap u: UnmapIotlb(u, events); break;
+            case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
+            case IntxMmapTimer t: SetMmaps(Device(t.Device), true, events); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
         }
     }
@@ -199,6 +202,7 @@ public sealed class World
     /// while the devices are in reset; afterwards devices initialize.</summary>
     void ResetSystem(IWorldEvents events)
     {
+        foreach (var dev in Devices) SetMmaps(dev, true, events);   // each device's pre_reset disables INTx
         foreach (var dev in Devices) ChangeState(dev, DeviceState.Resetting, events);
         foreach (var dev in Devices)
         {
@@ -213,6 +217,7 @@ public sealed class World
     /// registers keep their values (post_reset only zeroes the kernel's copy).</summary>
     void ResetDevice(PciDevice dev, IWorldEvents events)
     {
+        SetMmaps(dev, true, events);   // pre_reset disables INTx: vfio_intx_disable re-enables the mmaps
         SetMem(dev, false, events);
         ChangeState(dev, DeviceState.Resetting, events);
         ChangeState(dev, DeviceState.Initializing, events);
@@ -230,6 +235,15 @@ public sealed class World
         var dev = Device(a.Device);
         if (!dev.Spec.Ats) throw new ProgramException($"device {dev.Id} has no ATS capability");
         events.AtsAccess(dev, a.Gpa);
+    }
+
+    /// <summary>vfio_mmap_set_enabled: every BAR mmap of the device on or off in one
+    /// transaction (memory_region_set_enabled on each mmaps[] subregion).</summary>
+    void SetMmaps(PciDevice dev, bool enabled, IWorldEvents events)
+    {
+        if (dev.MmapsEnabled == enabled) return;
+        dev.MmapsEnabled = enabled;
+        Commit(events);
     }
 
     void SetViommuEnabled(bool on, IWorldEvents events)
@@ -289,12 +303,12 @@ public sealed class World
         // Scratch lists reused across renders: a World renders after every op of every execution.
         var children = _renderChildren;
         children.Clear();
-        children.Add((0, 0, null, Ram, Profile.RamBase));
+        children.Add((0, 0, null, null, Ram, Profile.RamBase));
         foreach (var mr in Pool)
-            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, mr, p.Gpa));
+            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
-                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, null, 0));
+                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, dev, null, 0));
         // Higher priority first, then the most recent: an insertion sort, the list is a handful.
         var span = CollectionsMarshal.AsSpan(children);
         for (int i = 1; i < span.Length; i++)
@@ -312,7 +326,7 @@ public sealed class World
         leaves.Clear();
         foreach (var c in children)
         {
-            if (c.Bar is { } bar) bar.AddLeaves(leaves);
+            if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
             else leaves.Add(new Placement(c.Mr!, c.Gpa));
         }
         return _painter.Paint(leaves, SystemView);

@@ -45,3 +45,11 @@ public sealed record IotlbMap(ulong Iova, ulong Gpa, ulong Size, bool Writable) 
 
 /// <summary>The guest unmaps an IOVA range it mapped: an IOTLB UNMAP notification.</summary>
 public sealed record IotlbUnmap(ulong Iova) : Op { public override string Name => "iotlb-unmap"; }
+
+/// <summary>An INTx interrupt QEMU handles itself (no KVM irqfd bypass): vfio_intx_interrupt
+/// disables every BAR mmap of the device, so its ram_device sections go (region_del).</summary>
+public sealed record IntxInterrupt(string Device) : Op { public override string Name => "intx"; }
+
+/// <summary>The INTx mmap re-enable timer (x-intx-mmap-timeout-ms) fires: the mmaps come back
+/// (region_add).</summary>
+public sealed record IntxMmapTimer(string Device) : Op { public override string Name => "intx-mmap-timer"; }

@@ -15,6 +15,7 @@ static class OpChoices
     public static readonly Func<World, MemoryRegion, bool> Plugged = static (w, r) => w.IsPlugged(r.Name);
     public static readonly Func<World, PciDevice, bool> Initializing = static (_, d) => d.State == DeviceState.Initializing;
     public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
+    public static readonly Func<World, PciDevice, bool> MmapsDisabled = static (_, d) => !d.MmapsEnabled;
 
     /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
     public static T? Pick<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class

@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 11;
+    public const int OpCodes = 13;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -94,6 +94,13 @@ public static class ProgramDecoder
                 var targets = world.SystemView.Sections;
                 if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
                 return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
+            }
+            case 11:
+                return new IntxInterrupt(devices[a % devices.Length].Id);
+            case 12:
+            {
+                var masked = OpChoices.Pick(devices, world, OpChoices.MmapsDisabled, a);
+                return masked is null ? null : new IntxMmapTimer(masked.Id);
             }
             case 10:
             {

@@ -60,6 +60,10 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case IntxInterrupt i:
+                return Bytes(11, Device(i.Device));
+            case IntxMmapTimer t:
+                return Bytes(12, OpChoices.ChoiceOf(world.Devices, world, OpChoices.MmapsDisabled, x => x.Id == t.Device));
             case SetViommu v:
                 return Bytes(8, v.On ? 1 : 0);
             case IotlbMap m:
