@@ -40,6 +40,7 @@ public sealed class World
     public ImmutableArray<MemoryRegion> Pool { get; }
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
+    readonly HashSet<string> _readOnly = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
@@ -71,6 +72,7 @@ public sealed class World
     void Boot()
     {
         _plugged.Clear();
+        _readOnly.Clear();
         Viommu.Reset();
         _seq = 0;
         for (int i = 0; i < Devices.Length; i++)
@@ -136,6 +138,7 @@ public sealed class World
             case SetViommu v: SetViommuEnabled(v.On, events); break;
             case IotlbMap m: MapIotlb(m, events); break;
             case IotlbUnmap u: UnmapIotlb(u, events); break;
+            case SetReadOnly r: FlipReadOnly(r, events); break;
             case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
             case IntxMmapTimer t: SetMmaps(Device(t.Device), true, events); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
@@ -155,6 +158,7 @@ public sealed class World
     {
         PoolRegion(u.Region);
         if (!_plugged.Remove(u.Region)) throw new ProgramException($"region {u.Region} is not mapped");
+        _readOnly.Remove(u.Region);
         Commit(events);
     }
 
@@ -203,6 +207,11 @@ public sealed class World
     void ResetSystem(IWorldEvents events)
     {
         foreach (var dev in Devices) SetMmaps(dev, true, events);   // each device's pre_reset disables INTx
+        if (_readOnly.Count > 0)
+        {
+            _readOnly.Clear();   // the chipset's PAM/SMRAM registers reset: writable again
+            Commit(events);
+        }
         foreach (var dev in Devices) ChangeState(dev, DeviceState.Resetting, events);
         foreach (var dev in Devices)
         {
@@ -235,6 +244,18 @@ public sealed class World
         var dev = Device(a.Device);
         if (!dev.Spec.Ats) throw new ProgramException($"device {dev.Id} has no ATS capability");
         events.AtsAccess(dev, a.Gpa);
+    }
+
+    /// <summary>A chipset attribute flip (PAM, SMRAM): the plugged region's placement turns
+    /// read-only or writable again. An attribute change is a different FlatRange: region_del
+    /// and region_add of the same range in one transaction.</summary>
+    void FlipReadOnly(SetReadOnly r, IWorldEvents events)
+    {
+        var mr = PoolRegion(r.Region);
+        if (!_plugged.ContainsKey(r.Region)) throw new ProgramException($"region {r.Region} is not mapped");
+        if (mr.ReadOnly) throw new ProgramException($"region {r.Region} is a ROM: always read-only");
+        if (r.On ? !_readOnly.Add(r.Region) : !_readOnly.Remove(r.Region)) return;
+        Commit(events);
     }
 
     /// <summary>vfio_mmap_set_enabled: every BAR mmap of the device on or off in one
@@ -327,7 +348,7 @@ public sealed class World
         foreach (var c in children)
         {
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
-            else leaves.Add(new Placement(c.Mr!, c.Gpa));
+            else leaves.Add(new Placement(c.Mr!, c.Gpa, _readOnly.Count > 0 && _readOnly.Contains(c.Mr!.Name)));
         }
         return _painter.Paint(leaves, SystemView);
     }

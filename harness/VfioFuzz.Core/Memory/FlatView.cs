@@ -2,8 +2,10 @@ using System.Collections.Immutable;
 
 namespace VfioFuzz.Memory;
 
-/// <summary>A terminal region placed in the address space, in render order (earlier wins).</summary>
-public readonly record struct Placement(MemoryRegion Mr, ulong Gpa);
+/// <summary>A terminal region placed in the address space, in render order (earlier wins).
+/// <paramref name="ReadOnly"/>: mapped read-only here although the region is writable (a
+/// chipset PAM/SMRAM attribute on the alias that places it).</summary>
+public readonly record struct Placement(MemoryRegion Mr, ulong Gpa, bool ReadOnly = false);
 
 /// <summary>
 /// The flattened address space: what QEMU's generate_memory_topology produces. Placements are

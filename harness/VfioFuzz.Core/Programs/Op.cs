@@ -53,3 +53,7 @@ public sealed record IntxInterrupt(string Device) : Op { public override string 
 /// <summary>The INTx mmap re-enable timer (x-intx-mmap-timeout-ms) fires: the mmaps come back
 /// (region_add).</summary>
 public sealed record IntxMmapTimer(string Device) : Op { public override string Name => "intx-mmap-timer"; }
+
+/// <summary>A chipset read-only flip (PAM/SMRAM-style) of a plugged RAM region: del + add of
+/// the same range with the other attribute.</summary>
+public sealed record SetReadOnly(string Region, bool On) : Op { public override string Name => "readonly"; }

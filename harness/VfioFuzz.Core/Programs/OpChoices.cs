@@ -13,6 +13,7 @@ static class OpChoices
 {
     public static readonly Func<World, MemoryRegion, bool> Free = static (w, r) => !w.IsPlugged(r.Name);
     public static readonly Func<World, MemoryRegion, bool> Plugged = static (w, r) => w.IsPlugged(r.Name);
+    public static readonly Func<World, MemoryRegion, bool> PluggedRam = static (w, r) => !r.ReadOnly && w.IsPlugged(r.Name);
     public static readonly Func<World, PciDevice, bool> Initializing = static (_, d) => d.State == DeviceState.Initializing;
     public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
     public static readonly Func<World, PciDevice, bool> MmapsDisabled = static (_, d) => !d.MmapsEnabled;

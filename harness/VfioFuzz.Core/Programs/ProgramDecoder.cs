@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 13;
+    public const int OpCodes = 14;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -94,6 +94,11 @@ public static class ProgramDecoder
                 var targets = world.SystemView.Sections;
                 if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
                 return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
+            }
+            case 13:
+            {
+                var writableRam = OpChoices.Pick(world.Pool, world, OpChoices.PluggedRam, a);
+                return writableRam is null ? null : new SetReadOnly(writableRam.Name, (b & 1) != 0);
             }
             case 11:
                 return new IntxInterrupt(devices[a % devices.Length].Id);

@@ -60,6 +60,8 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case SetReadOnly r:
+                return Bytes(13, OpChoices.ChoiceOf(world.Pool, world, OpChoices.PluggedRam, x => x.Name == r.Region), r.On ? 1 : 0);
             case IntxInterrupt i:
                 return Bytes(11, Device(i.Device));
             case IntxMmapTimer t:
