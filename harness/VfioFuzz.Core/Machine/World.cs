@@ -139,6 +139,7 @@ public sealed class World
             case IotlbMap m: MapIotlb(m, events); break;
             case IotlbUnmap u: UnmapIotlb(u, events); break;
             case SetReadOnly r: FlipReadOnly(r, events); break;
+            case BarSizing b: SizeBar(b, events); break;
             case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
             case IntxMmapTimer t: SetMmaps(Device(t.Device), true, events); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
@@ -193,12 +194,39 @@ public sealed class World
             bar.Address = mb.Gpa;
             return;
         }
-        // memory_region_del_subregion, then memory_region_add_subregion_overlap: two transactions.
+        Reprogram(bar, mb.Gpa, events);
+    }
+
+    /// <summary>pci_update_mappings for one decoding BAR whose register now reads
+    /// <paramref name="address"/>: memory_region_del_subregion, then (unless pci_bar_address
+    /// says UNMAPPED: zero, or the BAR would end at or past HWADDR_MAX)
+    /// memory_region_add_subregion_overlap; two transactions.</summary>
+    void Reprogram(PciBar bar, ulong address, IWorldEvents events)
+    {
+        if (bar.Address == address) return;
         bar.Address = 0;
         Commit(events);
-        bar.Address = mb.Gpa;
+        if (address == 0 || (UInt128)address + bar.Spec.Size >= (UInt128)ulong.MaxValue + 1) return;
+        bar.Address = address;
         _barSeq[bar] = ++_seq;
         Commit(events);
+    }
+
+    /// <summary>The guest sizes a 64-bit BAR with MEM still enabled, one dword at a time, as
+    /// firmware and OSes do: all-ones to the low dword (the BAR decodes at a transient address
+    /// in the same 4 GiB), to the high dword (past HWADDR_MAX: unmapped), then the old high
+    /// and low dwords back. Every write that moves the BAR is a del + add.</summary>
+    void SizeBar(BarSizing bs, IWorldEvents events)
+    {
+        var dev = Device(bs.Device);
+        var bar = dev.Bar(bs.Bar);
+        if (!dev.BarDecodes(bar)) throw new ProgramException($"{bs.Device} BAR{bs.Bar} is not decoding: sizing it moves nothing (this op sizes with MEM enabled)");
+        ulong original = bar.Address, sizeMask = ~(bar.Spec.Size - 1);
+        ulong lowSized = (original & 0xFFFF_FFFF_0000_0000UL) | (0xFFFF_FFFFUL & sizeMask);
+        Reprogram(bar, lowSized, events);
+        Reprogram(bar, sizeMask, events);   // all-ones: ends at HWADDR_MAX, so unmapped
+        Reprogram(bar, lowSized, events);
+        Reprogram(bar, original, events);
     }
 
     /// <summary>Machine reset: the reset reaches every device, then PCI core's hold phase

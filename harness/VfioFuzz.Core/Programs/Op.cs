@@ -57,3 +57,7 @@ public sealed record IntxMmapTimer(string Device) : Op { public override string 
 /// <summary>A chipset read-only flip (PAM/SMRAM-style) of a plugged RAM region: del + add of
 /// the same range with the other attribute.</summary>
 public sealed record SetReadOnly(string Region, bool On) : Op { public override string Name => "readonly"; }
+
+/// <summary>The guest sizes a BAR with MEM enabled: all-ones written to each dword and the old
+/// value restored, the BAR decoding at a transient address in between.</summary>
+public sealed record BarSizing(string Device, int Bar) : Op { public override string Name => "bar-sizing"; }

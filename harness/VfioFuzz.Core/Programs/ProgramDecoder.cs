@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 14;
+    public const int OpCodes = 15;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -94,6 +94,12 @@ public static class ProgramDecoder
                 var targets = world.SystemView.Sections;
                 if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
                 return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
+            }
+            case 14:
+            {
+                var dev = devices[a % devices.Length];
+                var bar = dev.Bars[b % dev.Bars.Length];
+                return dev.BarDecodes(bar) ? new BarSizing(dev.Id, bar.Spec.Index) : null;
             }
             case 13:
             {

@@ -60,6 +60,11 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case BarSizing bs:
+            {
+                int a = Device(bs.Device);
+                return a < 0 ? null : Bytes(14, a, IndexOf(world.Devices[a].Bars, bar => bar.Spec.Index == bs.Bar));
+            }
             case SetReadOnly r:
                 return Bytes(13, OpChoices.ChoiceOf(world.Pool, world, OpChoices.PluggedRam, x => x.Name == r.Region), r.On ? 1 : 0);
             case IntxInterrupt i:
