@@ -42,3 +42,25 @@ sealed class KeepsIommuNotifier : VfioListener
     public override TargetInfo Info { get; } = new("test-keeps-notifier", "test", [], "");
     protected override void UnregisterGuestIommu(in Section s) { }
 }
+
+/// <summary>Like the sPAPR window-add failure (qemu-listener.md §1.7): a ram_device section
+/// returns before memory_region_ref, but region_del still unrefs it.</summary>
+sealed class NoRefForRamDevice : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-no-ref-ram-device", "test", [], "");
+    protected override void RefSection(in Section s)
+    {
+        if (!s.Mr.IsRamDevice) base.RefSection(s);
+    }
+}
+
+/// <summary>Never drops a ref on region_del of RAM (the unref is forgotten).</summary>
+sealed class KeepsRamRef : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-keeps-ram-ref", "test", [], "");
+    protected override void RefSection(in Section s)
+    {
+        base.RefSection(s);
+        if (s.Mr.Role == RegionRole.GuestRam) base.RefSection(s);   // one extra per RAM add
+    }
+}

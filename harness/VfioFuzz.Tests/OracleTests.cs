@@ -189,6 +189,19 @@ public class OracleTests
     }
 
     [Fact]
+    public void An_unref_without_its_ref_and_a_ref_left_at_teardown_are_found_per_owner()
+    {
+        var underflow = Run(Profile.VrCxlType2, () => new NoRefForRamDevice(), new SetCommandMem("nic0", false));
+        Assert.Equal(1, underflow.Findings.Single(f => f.Signature == "asymmetric-unmap:ref-underflow:bar-mmap").Step);
+        var leak = Run(Profile.VrCxlType2, () => new KeepsRamRef(), new MapRegion("dimm0", World.HotplugBase), new UnmapRegion("dimm0"));
+        Assert.Equal(3, leak.Findings.Single(f => f.Signature == "asymmetric-unmap:ref-leak:guest-ram").Step);   // teardown
+        // Upstream balances refs on every path, the skipping patches included.
+        foreach (var target in new[] { "qemu-11.0", "nv-2e963ff+e227a6b", "nv-d814a45" })
+            Assert.DoesNotContain(Run(Profile.VrCxlType2, target, new SetCommandMem("cxl0", false), new SetCommandMem("cxl0", true)).Findings,
+                f => f.Signature.Contains(":ref-"));
+    }
+
+    [Fact]
     public void Every_target_is_discovered_with_its_id_and_branch()
     {
         var ids = Repo.Catalog.Targets.Select(t => t.Id).ToImmutableSortedSet();

@@ -73,6 +73,7 @@ public abstract class VfioListener : ListenerTarget
             if (s.Mr.IsRamDevice) TraceNoDmaMap(s, Env.HostPageSize);
             return;
         }
+        RefSection(s);   // D: held whatever happens next (IOMMU, misaligned ram_device, skip, failure)
         if (s.Mr.IsIommu)
         {
             RegisterGuestIommu(s);
@@ -120,7 +121,12 @@ public abstract class VfioListener : ListenerTarget
             tryUnmap = Geometry.IommuAligned(iova, llsize);
         }
         if (tryUnmap && !SkipDmaUnmap(s)) DmaUnmap(s, iova, llsize);
+        Env.Refs?.Unref(s.Mr);
     }
+
+    /// <summary>memory_region_ref at D of region_add (the sPAPR window path is where upstream
+    /// returns before it, §1.7).</summary>
+    protected virtual void RefSection(in Section s) => Env.Refs?.Ref(s.Mr);
 
     /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
     /// host-page trimmed), then a replay of what the vIOMMU already maps. No DMA is mapped

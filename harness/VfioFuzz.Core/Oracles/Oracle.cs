@@ -9,6 +9,9 @@ namespace VfioFuzz.Oracles;
 /// </summary>
 public abstract class Oracle
 {
+    /// <summary>Before the run starts: an oracle that watches the context itself subscribes here.</summary>
+    public virtual void Attach(RunContext ctx) { }
+
     public virtual void OnMap(RunContext ctx, in MapCall call) { }
     public virtual void OnUnmap(RunContext ctx, in UnmapCall call) { }
     public virtual void AfterCommit(RunContext ctx) { }
@@ -17,5 +20,5 @@ public abstract class Oracle
 
     /// <summary>The default set, in the order they report.</summary>
     public static Oracle[] CreateAll() =>
-        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle(), new IommuNotifierOracle()];
+        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle(), new IommuNotifierOracle(), new RefBalanceOracle()];
 }

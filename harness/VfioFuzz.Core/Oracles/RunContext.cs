@@ -1,4 +1,5 @@
 using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
 using VfioFuzz.Memory;
 using VfioFuzz.Machine;
 
@@ -26,6 +27,9 @@ public sealed class RunContext(World world, IIoas ioas)
 
     /// <summary>What the listener was offered for each guest IOTLB entry (kept by the runner).</summary>
     public IotlbOffers Offers { get; } = new();
+
+    /// <summary>The listener's memory_region_ref/unref counts per owner.</summary>
+    public RegionRefs Refs { get; } = new();
 
     /// <summary>Set for teardown: QEMU detaches every device before the last one's
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>

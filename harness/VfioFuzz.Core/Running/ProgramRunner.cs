@@ -59,6 +59,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
         var oracles = Oracle.CreateAll();
         var ctx = new RunContext(world, baseIoas);
+        foreach (var o in oracles) o.Attach(ctx);
         var ioas = new ObservedIoas(baseIoas, ctx, oracles);
         var target = createTarget();
         var driver = new ListenerDriver(target, ctx, oracles, trace);
@@ -68,7 +69,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         if (!driver.Guard(() =>
             {
                 target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
-                    world.Viommu, gpa => world.SystemView.Find(gpa)));
+                    world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs));
                 driver.Transaction(FlatView.Empty, world.View);
                 target.Initialized();
             }))
