@@ -64,3 +64,18 @@ sealed class KeepsRamRef : VfioListener
         if (s.Mr.Role == RegionRole.GuestRam) base.RefSection(s);   // one extra per RAM add
     }
 }
+
+/// <summary>Ignores RamDiscardManager discards: unplugged virtio-mem blocks stay mapped.</summary>
+sealed class IgnoresDiscard : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-ignores-discard", "test", [], "");
+    protected override void NotifyDiscard(Section s, ulong offset, ulong size) { }
+}
+
+/// <summary>Answers populate for odd blocks without mapping them (an off-by-one in the chunk walk).</summary>
+sealed class SkipsOddBlocks : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-skips-odd-blocks", "test", [], "");
+    protected override int NotifyPopulate(Section s, ulong offset, ulong size) =>
+        offset / Machine.VirtioMem.BlockSize % 2 == 1 ? 0 : base.NotifyPopulate(s, offset, size);
+}

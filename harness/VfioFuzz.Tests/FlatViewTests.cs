@@ -47,5 +47,7 @@ public class FlatViewTests
         public void DeviceStateChanged(PciDevice device) { }
         public void AtsAccess(PciDevice device, ulong gpa) { }
         public void Iotlb(in IotlbEvent e) { }
+        public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size) => true;
+        public void RamDiscard(VirtioMem vmem, ulong offset, ulong size) { }
     }
 }

@@ -202,6 +202,18 @@ public class OracleTests
     }
 
     [Fact]
+    public void Virtio_mem_blocks_and_the_ioas_must_agree_populate_for_populate_and_discard_for_discard()
+    {
+        var stale = Run(Profile.Gb200Nvlink, () => new IgnoresDiscard(), new VmemPlug(3), new VmemUnplug(3));
+        Assert.Equal(2, stale.Findings.Single(f => f.Signature == "asymmetric-unmap:rdm-discarded-mapped:guest-ram").Step);
+        var half = Run(Profile.Gb200Nvlink, () => new SkipsOddBlocks(), new VmemPlug(7));
+        Assert.Equal(1, half.Findings.Single(f => f.Signature == "missing-stage2:rdm-populated:guest-ram").Step);
+        // Upstream maps each plugged block, unmaps each unplugged one, and the section's
+        // final discard (vIOMMU on, teardown) answers what is left.
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new VmemPlug(3), new VmemPlug(4), new VmemUnplug(3), new SetViommu(true), new SetViommu(false)).Clean);
+    }
+
+    [Fact]
     public void Every_target_is_discovered_with_its_id_and_branch()
     {
         var ids = Repo.Catalog.Targets.Select(t => t.Id).ToImmutableSortedSet();

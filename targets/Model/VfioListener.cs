@@ -21,6 +21,9 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>bc->giommu_list: the notifiers this listener registered, per IOMMU section.</summary>
     readonly List<(MemoryRegion Mr, ulong Start, IommuNotifier Notifier)> _giommus = [];
 
+    /// <summary>bc->vrdl_list: the RamDiscardListeners this listener registered, per section.</summary>
+    readonly List<(MemoryRegion Mr, ulong Gpa, RamDiscardListener Listener)> _vrdls = [];
+
     protected IommufdContainer Container => _container ?? throw new InvalidOperationException("listener not registered");
 
     /// <summary>pgsizes for iommufd: out_iova_alignment of IOMMU_IOAS_IOVA_RANGES.</summary>
@@ -79,6 +82,11 @@ public abstract class VfioListener : ListenerTarget
             RegisterGuestIommu(s);
             return;
         }
+        if (Env.DiscardManagerOf?.Invoke(s.Mr) is { } rdm)
+        {
+            RegisterRamDiscardListener(s, rdm);
+            return;
+        }
         var backing = Env.Host[s.Mr];
         ulong vaddr = backing.Va + s.OffsetInRegion + (iova - s.Gpa);
         if (Env.Trace.Enabled)
@@ -120,6 +128,11 @@ public abstract class VfioListener : ListenerTarget
             // map succeeded, failed, or was skipped.
             tryUnmap = Geometry.IommuAligned(iova, llsize);
         }
+        else if (Env.DiscardManagerOf?.Invoke(s.Mr) is { } rdm)
+        {
+            UnregisterRamDiscardListener(s, rdm);   // its discard unmaps what was populated
+            tryUnmap = false;
+        }
         if (tryUnmap && !SkipDmaUnmap(s)) DmaUnmap(s, iova, llsize);
         Env.Refs?.Unref(s.Mr);
     }
@@ -127,6 +140,54 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>memory_region_ref at D of region_add (the sPAPR window path is where upstream
     /// returns before it, §1.7).</summary>
     protected virtual void RefSection(in Section s) => Env.Refs?.Ref(s.Mr);
+
+    /// <summary>vfio_ram_discard_register_listener (§1.4): a listener for the section with the
+    /// manager's block size as granularity; registration replays the populated blocks.</summary>
+    void RegisterRamDiscardListener(in Section s, VirtioMem rdm)
+    {
+        var section = s;
+        var listener = new RamDiscardListener(s.OffsetInRegion, s.Size,
+            (offset, size) => NotifyPopulate(section, offset, size),
+            (offset, size) => NotifyDiscard(section, offset, size));
+        _vrdls.Add((s.Mr, s.Gpa, listener));
+        rdm.Register(listener);
+    }
+
+    /// <summary>vfio_ram_discard_unregister_listener: hw_error when none matches.</summary>
+    void UnregisterRamDiscardListener(in Section s, VirtioMem rdm)
+    {
+        var (mr, gpa) = (s.Mr, s.Gpa);
+        int i = _vrdls.FindIndex(v => ReferenceEquals(v.Mr, mr) && v.Gpa == gpa);
+        if (i < 0) throw new QemuAbortException("Trying to unregister missing RAM discard listener");
+        var listener = _vrdls[i].Listener;
+        _vrdls.RemoveAt(i);
+        rdm.Unregister(listener);
+    }
+
+    /// <summary>vfio_ram_discard_notify_populate: one map per granularity chunk; on the first
+    /// failure a single unmap of the whole notified range, and the error goes back to the
+    /// manager (which refuses the plug).</summary>
+    protected virtual int NotifyPopulate(Section s, ulong offset, ulong size)
+    {
+        ulong granularity = VirtioMem.BlockSize;
+        for (ulong start = offset; start < offset + size; start += granularity)
+        {
+            ulong iova = s.Gpa + (start - s.OffsetInRegion);
+            int ret = Container.DmaMap(iova, granularity, s.Mr, Env.Host[s.Mr].Va + start, s.ReadOnly);
+            if (ret == 0) continue;
+            Container.DmaUnmap(s.Gpa + (offset - s.OffsetInRegion), size);
+            return ret;
+        }
+        return 0;
+    }
+
+    /// <summary>vfio_ram_discard_notify_discard: one unmap of the notified range; errors only reported.</summary>
+    protected virtual void NotifyDiscard(Section s, ulong offset, ulong size)
+    {
+        ulong iova = s.Gpa + (offset - s.OffsetInRegion);
+        int ret = Container.DmaUnmap(iova, size);
+        if (ret != 0) Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
+    }
 
     /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
     /// host-page trimmed), then a replay of what the vIOMMU already maps. No DMA is mapped

@@ -9,7 +9,8 @@ namespace VfioFuzz.Listener;
 /// process's host memory (ram_ptr and RAMBlock fd of a region), the real host page size,
 /// the devices (for patches that look at a device's reset state), the trace, and for the
 /// vIOMMU path the guest's vIOMMU (notifier registration, replay) and address_space_memory
-/// (what an IOTLB entry's GPA translates to), and where memory_region_ref/unref are counted.
+/// (what an IOTLB entry's GPA translates to), where memory_region_ref/unref are counted, and
+/// the RamDiscardManager of a region that has one (virtio-mem).
 /// </summary>
 public sealed record ListenerEnvironment(
     IIoas Ioas,
@@ -19,7 +20,8 @@ public sealed record ListenerEnvironment(
     TraceLog Trace,
     Viommu? Viommu = null,
     Func<ulong, Section?>? ResolveGpa = null,
-    RegionRefs? Refs = null)
+    RegionRefs? Refs = null,
+    Func<MemoryRegion, VirtioMem?>? DiscardManagerOf = null)
 {
     public PciDevice? Device(string? id) => id is null ? null : Devices.FirstOrDefault(d => d.Id == id);
 }

@@ -13,6 +13,13 @@ public interface IWorldEvents
 
     /// <summary>The guest changed its vIOMMU mappings: notify the registered notifiers.</summary>
     void Iotlb(in IotlbEvent e);
+
+    /// <summary>virtio-mem populates [offset, +size) of its region: false when a listener failed
+    /// (the ones before it have been told to discard again).</summary>
+    bool RamPopulate(VirtioMem vmem, ulong offset, ulong size);
+
+    /// <summary>virtio-mem discards [offset, +size) of its region.</summary>
+    void RamDiscard(VirtioMem vmem, ulong offset, ulong size);
 }
 
 /// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>
@@ -23,4 +30,6 @@ public sealed class IgnoreWorldEvents : IWorldEvents
     public void DeviceStateChanged(PciDevice device) { }
     public void AtsAccess(PciDevice device, ulong gpa) { }
     public void Iotlb(in IotlbEvent e) { }
+    public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size) => true;
+    public void RamDiscard(VirtioMem vmem, ulong offset, ulong size) { }
 }

@@ -33,6 +33,9 @@ public sealed class World
     public FlatView SystemView { get; private set; }
 
     public Viommu Viommu { get; } = new();
+
+    /// <summary>The virtio-mem device's memory, placed at boot; its blocks plug and unplug.</summary>
+    public VirtioMem VirtioMem { get; } = new();
     readonly FlatView _iommuView;
     // Arrays, not list interfaces: oracles and the decoder walk them after every op.
     public ImmutableArray<PciDevice> Devices { get; }
@@ -56,6 +59,7 @@ public sealed class World
         Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
             p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
+        Host.Allocate(VirtioMem.Region, profile.Kernel);
 
         Devices = [.. profile.Devices.Select(d => new PciDevice(d))];
         foreach (var dev in Devices)
@@ -74,6 +78,7 @@ public sealed class World
         _plugged.Clear();
         _readOnly.Clear();
         Viommu.Reset();
+        VirtioMem.Reset();
         _seq = 0;
         for (int i = 0; i < Devices.Length; i++)
         {
@@ -140,6 +145,8 @@ public sealed class World
             case IotlbUnmap u: UnmapIotlb(u, events); break;
             case SetReadOnly r: FlipReadOnly(r, events); break;
             case BarSizing b: SizeBar(b, events); break;
+            case VmemPlug p: PlugBlock(p.Block, events); break;
+            case VmemUnplug u: UnplugBlock(u.Block, events); break;
             case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
             case IntxMmapTimer t: SetMmaps(Device(t.Device), true, events); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
@@ -286,6 +293,31 @@ public sealed class World
         Commit(events);
     }
 
+    /// <summary>virtio-mem plugs a block: each listener is asked to populate it; if one fails
+    /// the ones before are told to discard it and the plug is refused (the block stays
+    /// unplugged, the guest sees the request fail).</summary>
+    void PlugBlock(int block, IWorldEvents events)
+    {
+        CheckBlock(block);
+        if (VirtioMem.IsPopulated(block)) throw new ProgramException($"vmem0 block {block} is already plugged");
+        VirtioMem.SetPopulated(block, true);
+        if (!events.RamPopulate(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize)) VirtioMem.SetPopulated(block, false);
+    }
+
+    /// <summary>virtio-mem unplugs a block: every listener is told to discard it first.</summary>
+    void UnplugBlock(int block, IWorldEvents events)
+    {
+        CheckBlock(block);
+        if (!VirtioMem.IsPopulated(block)) throw new ProgramException($"vmem0 block {block} is not plugged");
+        VirtioMem.SetPopulated(block, false);
+        events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);
+    }
+
+    static void CheckBlock(int block)
+    {
+        if (block < 0 || block >= VirtioMem.Blocks) throw new ProgramException($"vmem0 has blocks 0..{VirtioMem.Blocks - 1}, not {block}");
+    }
+
     /// <summary>vfio_mmap_set_enabled: every BAR mmap of the device on or off in one
     /// transaction (memory_region_set_enabled on each mmaps[] subregion).</summary>
     void SetMmaps(PciDevice dev, bool enabled, IWorldEvents events)
@@ -353,6 +385,7 @@ public sealed class World
         var children = _renderChildren;
         children.Clear();
         children.Add((0, 0, null, null, Ram, Profile.RamBase));
+        children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa));
         foreach (var mr in Pool)
             if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
         foreach (var dev in Devices)

@@ -18,8 +18,10 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// keys are formatted only when a finding is written.
     /// A request made for the vIOMMU (a MAP notification, or the replay inside an IOMMU
     /// section's region_add) is owned by the notifier path, and names the role of the memory
-    /// its GPA translated to.</summary>
-    sealed record Request(ulong Iova, ulong Length, Section? Section, bool Iotlb = false, RegionRole? Target = null)
+    /// its GPA translated to.
+    /// A request made while populating virtio-mem blocks (the replay at an RDM section's
+    /// region_add, or a plug) is owned by the RamDiscardManager path.</summary>
+    sealed record Request(ulong Iova, ulong Length, Section? Section, bool Iotlb = false, RegionRole? Target = null, bool Rdm = false)
     {
         public RegionRole Role => Iotlb ? Target ?? RegionRole.Viommu : Section?.Mr.Role ?? RegionRole.GuestRam;
 
@@ -39,7 +41,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
     {
         var request = IotlbGpa(ctx, call.Iova) is { } gpa
             ? new Request(call.Iova, call.Length, ctx.Section, Iotlb: true, ctx.World.SystemView.Find(gpa)?.Mr.Role)
-            : new Request(call.Iova, call.Length, ctx.Section);
+            : new Request(call.Iova, call.Length, ctx.Section, Rdm: RdmPath(ctx));
         foreach (var held in _requests)
         {
             if (!Overlaps(held, call.Iova, call.End)) continue;
@@ -65,9 +67,15 @@ public sealed class AsymmetricUnmapOracle : Oracle
         return ctx.World.Viommu.Lookup(iova) is { } entry ? entry.Gpa + (iova - entry.Iova) : ulong.MaxValue;
     }
 
+    /// <summary>A map or unmap made for a RamDiscardManager: inside a populate/discard
+    /// notification, or inside the region_add/del of its section (replay, final discard).</summary>
+    static bool RdmPath(RunContext ctx) =>
+        ctx.RamDiscard is not null || (ctx.Section is { } s && ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region));
+
     public override void OnUnmap(RunContext ctx, in UnmapCall call)
     {
         if (ctx.Section is { Mr.IsIommu: true } window) FlushIommuWindow(ctx, call, window);
+        else if (RdmPath(ctx)) DiscardRdm(call);
         else if (ctx.Notification is { IsMap: false } e) IotlbUnmap(ctx, call, e);
         else SectionUnmap(ctx, call);
     }
@@ -90,6 +98,17 @@ public sealed class AsymmetricUnmapOracle : Oracle
             $"the unmap of {window.Key} (the vIOMMU window) removed a mapping of {foreign[0].SectionKey}",
             "Deleting an IOMMU section unmaps its whole window; a mapping a RAM or BAR section still owns inside that window goes with it.",
             Effect(call, foreign)));
+    }
+
+    /// <summary>A discard unmaps a range in one call however it was populated (block by block):
+    /// it answers the populate maps inside it. Whether discarded blocks really left the IOAS, and
+    /// populated ones are in it, is the ram-discard oracle's to check.</summary>
+    void DiscardRdm(in UnmapCall call)
+    {
+        UInt128 end = (UInt128)call.Iova + call.Length;
+        ulong start = call.Iova;
+        _requests.RemoveAll(r => r.Rdm && r.Iova >= start && r.Iova < end);
+        for (int i = 0; i < call.Removed.Count; i++) _areaOwner.Remove(call.Removed[i].Iova);
     }
 
     /// <summary>A guest IOTLB UNMAP: by IOVA only. It must answer a MAP the notifier sent to
@@ -189,7 +208,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
     Request? Match(in UnmapCall call, Section? section)
     {
         foreach (var r in _requests)
-            if (!r.Iotlb && r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SameSection(section)))
+            if (!r.Iotlb && !r.Rdm && r.Iova == call.Iova && r.Length == call.Length && (section is null || r.SameSection(section)))
                 return r;
         return null;
     }

@@ -25,6 +25,10 @@ public sealed class RunContext(World world, IIoas ioas)
     /// section: vfio_iommu_map_notify).</summary>
     public IotlbEvent? Notification { get; set; }
 
+    /// <summary>The RamDiscardManager notification being delivered, if any: its maps and
+    /// unmaps belong to the populated blocks, not to a section.</summary>
+    public (bool Populate, ulong Offset, ulong Size)? RamDiscard { get; set; }
+
     /// <summary>What the listener was offered for each guest IOTLB entry (kept by the runner).</summary>
     public IotlbOffers Offers { get; } = new();
 

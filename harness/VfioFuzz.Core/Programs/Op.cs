@@ -61,3 +61,9 @@ public sealed record SetReadOnly(string Region, bool On) : Op { public override 
 /// <summary>The guest sizes a BAR with MEM enabled: all-ones written to each dword and the old
 /// value restored, the BAR decoding at a transient address in between.</summary>
 public sealed record BarSizing(string Device, int Bar) : Op { public override string Name => "bar-sizing"; }
+
+/// <summary>The guest plugs a virtio-mem block (2 MiB): RamDiscardManager populate.</summary>
+public sealed record VmemPlug(int Block) : Op { public override string Name => "vmem-plug"; }
+
+/// <summary>The guest unplugs a virtio-mem block: RamDiscardManager discard.</summary>
+public sealed record VmemUnplug(int Block) : Op { public override string Name => "vmem-unplug"; }

@@ -48,6 +48,32 @@ static class OpChoices
     public static ulong HotplugGpa(byte b) =>
         World.HotplugBase + (ulong)(b & 7) * World.HotplugSlot + ((b & 0x80) != 0 ? 0x1000UL : 0);
 
+    /// <summary>The (choice mod count)-th virtio-mem block in the given plug state, or null.</summary>
+    public static int? VmemBlock(World world, bool plugged, int choice)
+    {
+        int count = 0;
+        for (int b = 0; b < VirtioMem.Blocks; b++) if (world.VirtioMem.IsPopulated(b) == plugged) count++;
+        if (count == 0) return null;
+        int k = choice % count;
+        for (int b = 0; b < VirtioMem.Blocks; b++)
+            if (world.VirtioMem.IsPopulated(b) == plugged && k-- == 0) return b;
+        return null;
+    }
+
+    /// <summary>The choice byte that picks <paramref name="block"/> among the blocks in its
+    /// plug state, or -1.</summary>
+    public static int VmemChoiceOf(World world, bool plugged, int block)
+    {
+        int index = 0;
+        for (int b = 0; b < VirtioMem.Blocks; b++)
+        {
+            if (world.VirtioMem.IsPopulated(b) != plugged) continue;
+            if (b == block) return index;
+            index++;
+        }
+        return -1;
+    }
+
     /// <summary>Where guest IOTLB entries go: 64 slots of 2 MiB from 4 GiB (bits 0-5; bit 7
     /// is the write permission), inside every profile's usable IOVA ranges.</summary>
     public static ulong IotlbIova(byte a) => IotlbBase + (ulong)(a & 63) * IotlbSlot;

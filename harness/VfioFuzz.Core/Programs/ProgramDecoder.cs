@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 15;
+    public const int OpCodes = 17;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -95,6 +95,10 @@ public static class ProgramDecoder
                 if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
                 return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
             }
+            case 15:
+                return OpChoices.VmemBlock(world, plugged: false, a) is { } unplugged ? new VmemPlug(unplugged) : null;
+            case 16:
+                return OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
             case 14:
             {
                 var dev = devices[a % devices.Length];

@@ -60,6 +60,10 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case VmemPlug p:
+                return Bytes(15, OpChoices.VmemChoiceOf(world, plugged: false, p.Block));
+            case VmemUnplug u:
+                return Bytes(16, OpChoices.VmemChoiceOf(world, plugged: true, u.Block));
             case BarSizing bs:
             {
                 int a = Device(bs.Device);

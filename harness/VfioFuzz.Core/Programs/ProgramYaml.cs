@@ -34,6 +34,8 @@ public static class ProgramYaml
             IotlbUnmap u => Args(("iova", YamlFields.Hex(u.Iova))),
             SetReadOnly r => Args(("region", r.Region), ("on", r.On ? "true" : "false")),
             BarSizing b => Args(("device", b.Device), ("bar", b.Bar.ToString())),
+            VmemPlug p => Args(("block", p.Block.ToString())),
+            VmemUnplug u => Args(("block", u.Block.ToString())),
             IntxInterrupt i => Args(("device", i.Device)),
             IntxMmapTimer t => Args(("device", t.Device)),
             _ => null,
@@ -77,11 +79,13 @@ public static class ProgramYaml
             "viommu" => new SetViommu(f.Bool(args, "on", what)),
             "iotlb-map" => new IotlbMap(f.UInt64(args, "iova", what), f.UInt64(args, "gpa", what), f.UInt64(args, "size", what), f.Bool(args, "writable", what)),
             "iotlb-unmap" => new IotlbUnmap(f.UInt64(args, "iova", what)),
+            "vmem-plug" => new VmemPlug(f.Int32(args, "block", what)),
+            "vmem-unplug" => new VmemUnplug(f.Int32(args, "block", what)),
             "bar-sizing" => new BarSizing(f.String(args, "device", what), f.Int32(args, "bar", what)),
             "readonly" => new SetReadOnly(f.String(args, "region", what), f.Bool(args, "on", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing)"),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -95,6 +99,7 @@ public static class ProgramYaml
             IotlbUnmap => ["iova"],
             SetReadOnly => ["region", "on"],
             BarSizing => ["device", "bar"],
+            VmemPlug or VmemUnplug => ["block"],
             _ => ["device"],
         });
         return op;

@@ -69,7 +69,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         if (!driver.Guard(() =>
             {
                 target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
-                    world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs));
+                    world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
+                    mr => ReferenceEquals(mr, world.VirtioMem.Region) ? world.VirtioMem : null));
                 driver.Transaction(FlatView.Empty, world.View);
                 target.Initialized();
             }))
@@ -156,6 +157,48 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                     if (n.Covers(e.Iova)) n.Notify(e);
             }
             finally { ctx.Notification = null; }
+            foreach (var o in oracles) o.AfterCommit(ctx);
+        }
+
+        /// <summary>virtio_mem_notify_plug: populate for each listener whose section covers
+        /// the range; on the first failure the ones before are told to discard it again.</summary>
+        public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size)
+        {
+            if (trace.Enabled) trace.Note($"virtio-mem plug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
+            var done = new List<RamDiscardListener>();
+            bool ok = true;
+            ctx.RamDiscard = (true, offset, size);
+            try
+            {
+                foreach (var l in vmem.Listeners.ToArray())
+                {
+                    if (!VirtioMem.InSection(l, (int)(offset / VirtioMem.BlockSize))) continue;
+                    if (l.Populate(offset, size) != 0) { ok = false; break; }
+                    done.Add(l);
+                }
+                if (!ok)
+                {
+                    ctx.RamDiscard = (false, offset, size);
+                    foreach (var l in done) l.Discard(offset, size);
+                }
+            }
+            finally { ctx.RamDiscard = null; }
+            // A refused plug is checked at the next commit, once the World has taken it back.
+            if (ok) foreach (var o in oracles) o.AfterCommit(ctx);
+            return ok;
+        }
+
+        /// <summary>virtio_mem_notify_unplug: discard for each listener covering the range.</summary>
+        public void RamDiscard(VirtioMem vmem, ulong offset, ulong size)
+        {
+            if (trace.Enabled) trace.Note($"virtio-mem unplug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
+            ctx.RamDiscard = (false, offset, size);
+            try
+            {
+                foreach (var l in vmem.Listeners.ToArray())
+                    if (VirtioMem.InSection(l, (int)(offset / VirtioMem.BlockSize))) l.Discard(offset, size);
+            }
+            finally { ctx.RamDiscard = null; }
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 

@@ -1,0 +1,76 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Machine;
+
+/// <summary>A RamDiscardListener as a listener registers it for one section of a region with a
+/// RamDiscardManager: populate (returns 0 or -errno; the manager rolls back on failure) and
+/// discard, both with a range as an offset into the region and a size.</summary>
+public sealed class RamDiscardListener(ulong offset, ulong size, Func<ulong, ulong, int> populate, Action<ulong, ulong> discard)
+{
+    public ulong Offset { get; } = offset;
+    public ulong Size { get; } = size;
+    public int Populate(ulong offset, ulong size) => populate(offset, size);
+    public void Discard(ulong offset, ulong size) => discard(offset, size);
+}
+
+/// <summary>
+/// A virtio-mem device's memory: one RAM region placed at boot whose blocks the guest plugs
+/// and unplugs; its RamDiscardManager tells the registered listeners which blocks are
+/// populated. Registration replays the populated blocks; unregistration discards the whole
+/// section in one notification (VFIO's listener says double discard is fine).
+/// </summary>
+public sealed class VirtioMem
+{
+    public const ulong Gpa = 0x40_0000_0000UL;
+    public const ulong Size = 512UL << 20;
+    /// <summary>virtio-mem's block size, and VFIO's granularity for it: 2 MiB, at least any
+    /// profile's IOMMU page.</summary>
+    public const ulong BlockSize = 2UL << 20;
+    public const int Blocks = (int)(Size / BlockSize);
+
+    readonly bool[] _populated = new bool[Blocks];
+    readonly List<RamDiscardListener> _listeners = [];
+
+    public MemoryRegion Region { get; } = new("vmem0", RegionKind.Ram, Size, RegionRole.GuestRam, Owner: null);
+
+    public IReadOnlyList<RamDiscardListener> Listeners => _listeners;
+
+    public bool IsPopulated(int block) => _populated[block];
+
+    public int PopulatedCount => _populated.Count(p => p);
+
+    /// <summary>Bumped on every plug state change, so watchers skip rescanning the blocks.</summary>
+    public long Version { get; private set; }
+
+    public void SetPopulated(int block, bool populated)
+    {
+        _populated[block] = populated;
+        Version++;
+    }
+
+    /// <summary>ram_discard_manager_register_listener: replays each populated block in the
+    /// listener's section through populate (a failure there is the listener's to report).</summary>
+    public void Register(RamDiscardListener listener)
+    {
+        _listeners.Add(listener);
+        for (int b = 0; b < Blocks; b++)
+            if (_populated[b] && InSection(listener, b)) listener.Populate((ulong)b * BlockSize, BlockSize);
+    }
+
+    /// <summary>ram_discard_manager_unregister_listener: one discard of the whole section.</summary>
+    public void Unregister(RamDiscardListener listener)
+    {
+        if (!_listeners.Remove(listener)) return;
+        listener.Discard(listener.Offset, listener.Size);
+    }
+
+    public static bool InSection(RamDiscardListener listener, int block) =>
+        (ulong)block * BlockSize >= listener.Offset && (UInt128)((ulong)block + 1) * BlockSize <= (UInt128)listener.Offset + listener.Size;
+
+    public void Reset()
+    {
+        Array.Clear(_populated);
+        _listeners.Clear();
+        Version++;
+    }
+}

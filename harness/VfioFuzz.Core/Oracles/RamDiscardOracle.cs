@@ -1,0 +1,74 @@
+using VfioFuzz.Machine;
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Oracles;
+
+/// <summary>
+/// A RamDiscardManager's blocks and the IOAS must agree while a listener is registered for its
+/// section: every populated block mapped (the device may DMA there: missing Stage-2 otherwise),
+/// no discarded block mapped (virtio-mem gave that memory back to the host, which reuses it:
+/// a device DMA there corrupts someone else's memory). Checked after every commit and
+/// notification, for the blocks that changed state or that an IOAS call touched since.
+/// </summary>
+public sealed class RamDiscardOracle : Oracle
+{
+    readonly bool[] _populated = new bool[VirtioMem.Blocks];
+    readonly HashSet<int> _touched = [];
+    bool _registered;
+    long _version = -1;
+
+    public override void OnMap(RunContext ctx, in MapCall call) => Touch(call.Iova, call.Length);
+
+    public override void OnUnmap(RunContext ctx, in UnmapCall call) => Touch(call.Iova, call.Length);
+
+    void Touch(ulong iova, ulong length)
+    {
+        UInt128 end = (UInt128)iova + length, vmemEnd = (UInt128)VirtioMem.Gpa + VirtioMem.Size;
+        if (iova >= vmemEnd || end <= VirtioMem.Gpa) return;
+        ulong first = Math.Max(iova, VirtioMem.Gpa) - VirtioMem.Gpa;
+        ulong last = (ulong)(UInt128.Min(end, vmemEnd) - 1 - VirtioMem.Gpa);
+        for (ulong b = first / VirtioMem.BlockSize; b <= last / VirtioMem.BlockSize; b++) _touched.Add((int)b);
+    }
+
+    public override void AfterCommit(RunContext ctx)
+    {
+        var vmem = ctx.World.VirtioMem;
+        bool registered = vmem.Listeners.Count > 0 && ctx.World.View.Find(VirtioMem.Gpa) is { } s && ReferenceEquals(s.Mr, vmem.Region);
+        if (registered && !_registered)
+            for (int b = 0; b < VirtioMem.Blocks; b++) _touched.Add(b);   // just registered: the replay covered every block
+        _registered = registered;
+        if (vmem.Version != _version)
+        {
+            _version = vmem.Version;
+            for (int b = 0; b < VirtioMem.Blocks; b++)
+                if (_populated[b] != vmem.IsPopulated(b)) { _populated[b] = vmem.IsPopulated(b); _touched.Add(b); }
+        }
+        if (_touched.Count == 0) return;
+        if (registered) foreach (int b in _touched) Check(ctx, b, _populated[b]);
+        _touched.Clear();
+    }
+
+    static void Check(RunContext ctx, int block, bool populated)
+    {
+        ulong iova = VirtioMem.Gpa + (ulong)block * VirtioMem.BlockSize;
+        if (populated && !ctx.Covered(iova, VirtioMem.BlockSize))
+            Report(ctx, $"{FindingKinds.MissingStage2}:rdm-populated:{RegionRole.GuestRam.Name()}",
+                $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is plugged but not in the IOAS",
+                "The RamDiscardManager populated the block (the guest plugged it) and the listener did not map it, or unmapped it " +
+                "since: guest memory the device cannot DMA to.",
+                "DMA to the block faults");
+        else if (!populated && ctx.Ioas.AreasIn(iova, (UInt128)iova + VirtioMem.BlockSize).Count > 0)
+            Report(ctx, $"{FindingKinds.AsymmetricUnmap}:rdm-discarded-mapped:{RegionRole.GuestRam.Name()}",
+                $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is unplugged but still in the IOAS",
+                "The RamDiscardManager discarded the block (the guest unplugged it, or a failed plug rolled back) and the listener " +
+                "kept its mapping: the host gives that memory to someone else while the device can still DMA into it.",
+                "memory corruption: device DMA lands in reused host memory (the pages also stay pinned)");
+    }
+
+    static void Report(RunContext ctx, string sig, string summary, string explanation, string effect)
+    {
+        if (ctx.Seen(sig)) return;
+        var kind = sig[..sig.IndexOf(':')];
+        ctx.Report(new Finding(kind, sig, ctx.Step, summary, explanation, effect));
+    }
+}
