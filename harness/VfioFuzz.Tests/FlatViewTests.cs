@@ -40,6 +40,23 @@ public class FlatViewTests
         Assert.DoesNotContain(world.View.Sections, s => s.Mr.Role == RegionRole.BarMmap && s.Mr.Owner == "cxl0");
     }
 
+    [Fact]
+    public void A_sub_page_bar_is_grown_to_the_host_page_only_at_a_host_page_aligned_address()
+    {
+        // nic0 BAR3 is 4 KiB; gb200 hosts use 64 KiB pages.
+        var world = new World(Profile.Gb200Nvlink);
+        var bar3 = world.Devices.Single(d => d.Id == "nic0").Bar(3);
+        Assert.Contains(world.View.Sections, s => ReferenceEquals(s.Mr, bar3.Mmap) && s.Size == 0x1000);   // firmware's 4 KiB slot
+        ulong aligned = World.BarSlot(1, 4, 0x10000);
+        world.Apply(new MoveBar("nic0", 3, aligned), IgnoreWorldEvents.Instance);
+        var grown = Assert.Single(world.View.Sections, s => s.Gpa == aligned);
+        Assert.Equal((0x10000UL, true), (grown.Size, ReferenceEquals(grown.Mr, bar3.GrownMmap)));
+        world.Apply(new MoveBar("nic0", 3, aligned + 0x1000), IgnoreWorldEvents.Instance);
+        Assert.Contains(world.View.Sections, s => ReferenceEquals(s.Mr, bar3.Mmap) && s.Gpa == aligned + 0x1000 && s.Size == 0x1000);
+        // On a 4 KiB host the same BAR is a whole page: never grown.
+        Assert.Null(new World(Profile.VrCxlType2).Devices.Single(d => d.Id == "nic0").Bar(3).GrownMmap);
+    }
+
     sealed class Recorder : IWorldEvents
     {
         public List<(FlatView Before, FlatView After)> Transactions { get; } = [];

@@ -18,11 +18,17 @@ public sealed class PciBar
     /// <summary>The address programmed in QEMU's emulated BAR register; 0 = unprogrammed.</summary>
     public ulong Address { get; set; }
 
-    public PciBar(string deviceId, BarSpec spec)
+    /// <summary>A sub-page BAR's mmap grown to one host page (vfio_sub_page_bar_update_mapping),
+    /// used while the BAR sits at a host-page-aligned address; null for other BARs.</summary>
+    public MemoryRegion? GrownMmap { get; }
+
+    public PciBar(string deviceId, BarSpec spec, ulong hostPageSize)
     {
         Spec = spec;
         string name = $"{deviceId} BAR{spec.Index}";
         Mmap = new MemoryRegion($"{name} mmaps[0]", RegionKind.RamDevice, spec.Size, spec.MmapRole, deviceId);
+        if (spec.Size < hostPageSize)
+            GrownMmap = new MemoryRegion($"{name} mmaps[0]", RegionKind.RamDevice, hostPageSize, spec.MmapRole, deviceId);
         Trapped = new MemoryRegion(name, RegionKind.Mmio, spec.Size, RegionRole.Mmio, deviceId);
         if (spec.MsixTableOffset is not null)
             MsixTable = new MemoryRegion($"{deviceId} msix-table", RegionKind.Mmio, 0x1000, RegionRole.MsixTable, deviceId);
@@ -33,7 +39,9 @@ public sealed class PciBar
     public void AddLeaves(List<Placement> leaves, bool mmapEnabled)
     {
         if (MsixTable is not null) leaves.Add(new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value));
-        if (mmapEnabled) leaves.Add(new Placement(Mmap, Address));
+        // A sub-page BAR at a host-page-aligned address is grown to the host page, so the
+        // listener can map it; elsewhere its section is trimmed away and skipped.
+        if (mmapEnabled) leaves.Add(new Placement(GrownMmap is not null && Address % GrownMmap.Size == 0 ? GrownMmap : Mmap, Address));
         leaves.Add(new Placement(Trapped, Address));
     }
 }
@@ -52,10 +60,10 @@ public sealed class PciDevice
     /// BAR mmaps are disabled so accesses trap), until the re-enable timer fires.</summary>
     public bool MmapsEnabled { get; set; } = true;
 
-    public PciDevice(DeviceSpec spec)
+    public PciDevice(DeviceSpec spec, ulong hostPageSize)
     {
         Spec = spec;
-        Bars = [.. spec.Bars.Select(b => new PciBar(spec.Id, b))];
+        Bars = [.. spec.Bars.Select(b => new PciBar(spec.Id, b, hostPageSize))];
     }
 
     public PciBar Bar(int index)

@@ -53,8 +53,9 @@ public sealed record Profile(
         new("rom0", RegionKind.Rom, 256UL << 10),
     ];
 
+    // BAR3 is a 4 KiB doorbell page: a whole page on 4K hosts, a sub-page BAR on 64K hosts.
     static readonly DeviceSpec PlainNic = new("nic0", DeviceKind.Nic, Ats: false,
-        [new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x8000)]);
+        [new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x8000), new BarSpec(3, 4UL << 10, RegionRole.BarMmap)]);
 
     public static readonly Profile Gb200Nvlink = new(
         "gb200-nvlink",

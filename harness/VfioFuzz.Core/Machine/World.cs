@@ -61,10 +61,15 @@ public sealed class World
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
         Host.Allocate(VirtioMem.Region, profile.Kernel);
 
-        Devices = [.. profile.Devices.Select(d => new PciDevice(d))];
+        Devices = [.. profile.Devices.Select(d => new PciDevice(d, profile.HostPageSize))];
         foreach (var dev in Devices)
             foreach (var bar in dev.Bars)
+            {
                 Host.Allocate(bar.Mmap, profile.Kernel);
+                // The grown mmap is the same mapping (the kernel mmapped a whole page anyway).
+                if (bar.GrownMmap is { } grown)
+                    Host.Adopt(grown, Host[bar.Mmap].Va, Host[bar.Mmap].Fd, Host[bar.Mmap].FdOffset);
+            }
         _iommuView = new FlatViewPainter().Paint([new Placement(Viommu.Region, 0)]);
         Boot();
         _bootView = View;

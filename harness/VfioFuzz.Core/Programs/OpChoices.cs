@@ -86,7 +86,13 @@ static class OpChoices
     public static ulong IotlbGpa(Section target, byte c, ulong page) =>
         (target.Gpa & ~(page - 1)) + (c % Math.Max(1, target.Size / page)) * page;
 
-    /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.</summary>
-    public static ulong BarGpa(World world, byte c, ulong barSize) =>
-        World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), barSize);
+    /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.
+    /// A BAR smaller than a host page gets slots one host page apart, and bit 3 shifts it by
+    /// its own size: host-page aligned (QEMU grows it to the page) or not (trimmed away).</summary>
+    public static ulong BarGpa(World world, byte c, ulong barSize)
+    {
+        ulong page = world.Profile.HostPageSize;
+        if (barSize >= page) return World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), barSize);
+        return World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), page) + ((c & 8) != 0 ? barSize : 0);
+    }
 }

@@ -32,7 +32,7 @@ public static class TraceConformance
         // The VFIO devices are the owners of the mmap'd regions (the name's first word).
         var devices = mmaps.GroupBy(m => Owner(m.Name)).Select(g => new PciDevice(new DeviceSpec(g.Key,
             g.Any(m => RoleOf(m.Name) == RegionRole.CxlDpa) ? DeviceKind.CxlType2 : g.Any(m => RoleOf(m.Name) == RegionRole.NvlinkAperture) ? DeviceKind.CoherentGpu : DeviceKind.Nic,
-            Ats: false, []))).ToArray();
+            Ats: false, []), hostPageSize)).ToArray();
         target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled));
         var live = new List<Section>();
 
