@@ -66,5 +66,6 @@ public class FlatViewTests
         public void Iotlb(in IotlbEvent e) { }
         public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size) => true;
         public void RamDiscard(VirtioMem vmem, ulong offset, ulong size) { }
+        public void DirtyTracking(bool started) { }
     }
 }

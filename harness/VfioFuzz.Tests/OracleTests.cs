@@ -214,6 +214,19 @@ public class OracleTests
     }
 
     [Fact]
+    public void An_unmap_during_migration_must_read_the_dirty_bits_first()
+    {
+        Op[] ops = [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")];
+        var lost = Run(Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), ops);
+        Assert.Equal(3, lost.Findings.Single(f => f.Signature == "dirty-lost:unmap-without-sync:guest-ram").Step);
+        var upstream = new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true)).Run(new FuzzProgram([.. ops]));
+        Assert.True(upstream.Clean, string.Join("; ", upstream.Signatures));
+        Assert.Contains(upstream.Trace, l => l.StartsWith("iommufd_backend_get_dirty_bitmap  iommufd=3 hwpt=2 iova=0x100000000 size=0x20000000", StringComparison.Ordinal));
+        // Without migration the same target loses nothing.
+        Assert.True(Run(Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), new MapRegion("dimm0", World.HotplugBase), new UnmapRegion("dimm0")).Clean);
+    }
+
+    [Fact]
     public void Every_target_is_discovered_with_its_id_and_branch()
     {
         var ids = Repo.Catalog.Targets.Select(t => t.Id).ToImmutableSortedSet();

@@ -50,9 +50,21 @@ public class IommufdContainer(ListenerEnvironment env)
         return -(int)err;
     }
 
-    /// <summary>size == 2^64 is unmap_all: iova 0, length UINT64_MAX.</summary>
-    public virtual int DmaUnmap(ulong iova, UInt128 size)
+    /// <summary>vfio_container_set_dirty_page_tracking: on between log_global_start and stop.</summary>
+    public bool DirtyTrackingStarted { get; set; }
+
+    /// <summary>size == 2^64 is unmap_all: iova 0, length UINT64_MAX. With an IOTLB entry
+    /// (<paramref name="iotlb"/>) while dirty tracking is on, the dirty bitmap of the range is
+    /// read first (vfio_container_query_dirty_bitmap), so what the device dirtied survives.</summary>
+    public virtual int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
     {
+        if (iotlb && DirtyTrackingStarted)
+        {
+            Env.DirtyLog?.Sync(iova, size);
+            if (Env.Trace.Enabled)
+                Env.Trace.Emit("iommufd_backend_get_dirty_bitmap",
+                    $" iommufd={IommufdFd} hwpt={IoasId + 1} iova=0x{iova:x} size=0x{size:x} page_size=0x{Env.HostPageSize:x} (0)");
+        }
         ulong length = size == (UInt128)ulong.MaxValue + 1 ? ulong.MaxValue : (ulong)size;
         ulong requested = length;
         var err = Env.Ioas.Unmap(iova, ref length);

@@ -222,7 +222,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_iommu_map_notify", $"iommu {(e.IsMap ? "MAP" : "UNMAP")} @ 0x{iova:x} - 0x{(UInt128)iova + e.Size - 1:x}");
         if (!e.IsMap)
         {
-            int unmapped = Container.DmaUnmap(iova, e.Size);
+            int unmapped = Container.DmaUnmap(iova, e.Size, iotlb: true);   // the notification's own entry
             if (unmapped != 0)
                 Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{e.Size:x}) = {unmapped} ({(Errno)(-unmapped)})");
             return;
@@ -251,10 +251,16 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>The call at the end of region_del; errors are only reported.</summary>
     protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize)
     {
-        int ret = Container.DmaUnmap(iova, llsize);
+        int ret = Container.DmaUnmap(iova, llsize, iotlb: SyncsDirtyOnDel(s));
         if (ret != 0)
             Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{llsize:x}) = {ret} ({(Errno)(-ret)})");
     }
+
+    /// <summary>11.0+: while global dirty tracking is on, region_del of a writable RAM section
+    /// passes an identity IOTLB entry so the backend reads the dirty bits before the unmap.</summary>
+    protected virtual bool SyncsDirtyOnDel(in Section s) => Container.DirtyTrackingStarted && s.Mr.IsRam && !s.ReadOnly;
+
+    public override void LogGlobal(bool started) => Container.DirtyTrackingStarted = started;
 
     /// <summary>region_add, after the ram_device alignment test and before dma_map: where
     /// the skip patches decide. Upstream 11.0 maps everything that got this far.</summary>

@@ -41,7 +41,7 @@ public sealed record GateOptions(string CorpusDir, TimeSpan FuzzBudget, ulong Se
 /// </summary>
 public static class GateRun
 {
-    static readonly string[] Families = [FindingKinds.AsymmetricUnmap, FindingKinds.MissingStage2, FindingKinds.Timeout, FindingKinds.Crash, FindingKinds.UnexpectedErrno];
+    static readonly string[] Families = [FindingKinds.AsymmetricUnmap, FindingKinds.MissingStage2, FindingKinds.Timeout, FindingKinds.Crash, FindingKinds.UnexpectedErrno, FindingKinds.DirtyLost];
 
     public static GateResult Run(Patch patch, Series series, TargetCatalog catalog, GateOptions options)
     {

@@ -10,7 +10,7 @@ namespace VfioFuzz.Listener;
 /// the devices (for patches that look at a device's reset state), the trace, and for the
 /// vIOMMU path the guest's vIOMMU (notifier registration, replay) and address_space_memory
 /// (what an IOTLB entry's GPA translates to), where memory_region_ref/unref are counted, and
-/// the RamDiscardManager of a region that has one (virtio-mem).
+/// the RamDiscardManager of a region that has one (virtio-mem), and where dirty-bitmap reads go.
 /// </summary>
 public sealed record ListenerEnvironment(
     IIoas Ioas,
@@ -21,7 +21,8 @@ public sealed record ListenerEnvironment(
     Viommu? Viommu = null,
     Func<ulong, Section?>? ResolveGpa = null,
     RegionRefs? Refs = null,
-    Func<MemoryRegion, VirtioMem?>? DiscardManagerOf = null)
+    Func<MemoryRegion, VirtioMem?>? DiscardManagerOf = null,
+    DirtyLog? DirtyLog = null)
 {
     public PciDevice? Device(string? id) => id is null ? null : Devices.FirstOrDefault(d => d.Id == id);
 }

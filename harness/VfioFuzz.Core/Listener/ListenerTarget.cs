@@ -28,6 +28,9 @@ public abstract class ListenerTarget
     /// <summary>Called when registration's initial replay is over (bc->initialized = true).</summary>
     public virtual void Initialized() { }
 
+    /// <summary>log_global_start / log_global_stop: migration turned global dirty tracking on or off.</summary>
+    public virtual void LogGlobal(bool started) { }
+
     /// <summary>A device changed reset state. Upstream QEMU's listener does not look; a patch may.</summary>
     public virtual void DeviceStateChanged(PciDevice device) { }
 }

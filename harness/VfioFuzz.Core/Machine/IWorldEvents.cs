@@ -20,6 +20,9 @@ public interface IWorldEvents
 
     /// <summary>virtio-mem discards [offset, +size) of its region.</summary>
     void RamDiscard(VirtioMem vmem, ulong offset, ulong size);
+
+    /// <summary>Migration starts or stops global dirty tracking.</summary>
+    void DirtyTracking(bool started);
 }
 
 /// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>
@@ -32,4 +35,5 @@ public sealed class IgnoreWorldEvents : IWorldEvents
     public void Iotlb(in IotlbEvent e) { }
     public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size) => true;
     public void RamDiscard(VirtioMem vmem, ulong offset, ulong size) { }
+    public void DirtyTracking(bool started) { }
 }

@@ -36,6 +36,9 @@ public sealed class World
 
     /// <summary>The virtio-mem device's memory, placed at boot; its blocks plug and unplug.</summary>
     public VirtioMem VirtioMem { get; } = new();
+
+    /// <summary>Global dirty tracking (migration running): log_global_start until log_global_stop.</summary>
+    public bool DirtyTracking { get; private set; }
     readonly FlatView _iommuView;
     // Arrays, not list interfaces: oracles and the decoder walk them after every op.
     public ImmutableArray<PciDevice> Devices { get; }
@@ -82,6 +85,7 @@ public sealed class World
     {
         _plugged.Clear();
         _readOnly.Clear();
+        DirtyTracking = false;
         Viommu.Reset();
         VirtioMem.Reset();
         _seq = 0;
@@ -150,6 +154,7 @@ public sealed class World
             case IotlbUnmap u: UnmapIotlb(u, events); break;
             case SetReadOnly r: FlipReadOnly(r, events); break;
             case BarSizing b: SizeBar(b, events); break;
+            case SetDirtyTracking d: ChangeDirtyTracking(d.On, events); break;
             case VmemPlug p: PlugBlock(p.Block, events); break;
             case VmemUnplug u: UnplugBlock(u.Block, events); break;
             case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
@@ -309,10 +314,19 @@ public sealed class World
         if (!events.RamPopulate(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize)) VirtioMem.SetPopulated(block, false);
     }
 
-    /// <summary>virtio-mem unplugs a block: every listener is told to discard it first.</summary>
+    void ChangeDirtyTracking(bool on, IWorldEvents events)
+    {
+        if (DirtyTracking == on) return;
+        DirtyTracking = on;
+        events.DirtyTracking(on);
+    }
+
+    /// <summary>virtio-mem unplugs a block: every listener is told to discard it first. While
+    /// migrating virtio-mem refuses unplug requests (its memory is being migrated).</summary>
     void UnplugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
+        if (DirtyTracking) throw new ProgramException("vmem-unplug during migration: virtio-mem refuses unplug requests while dirty tracking is on");
         if (!VirtioMem.IsPopulated(block)) throw new ProgramException($"vmem0 block {block} is not plugged");
         VirtioMem.SetPopulated(block, false);
         events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);

@@ -17,4 +17,5 @@ public static class FindingKinds
     public const string Timeout = "timeout";
     public const string Crash = "crash";
     public const string UnexpectedErrno = "unexpected-errno";
+    public const string DirtyLost = "dirty-lost";
 }

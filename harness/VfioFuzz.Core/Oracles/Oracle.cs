@@ -20,5 +20,5 @@ public abstract class Oracle
 
     /// <summary>The default set, in the order they report.</summary>
     public static Oracle[] CreateAll() =>
-        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle(), new IommuNotifierOracle(), new RefBalanceOracle(), new RamDiscardOracle()];
+        [new AsymmetricUnmapOracle(), new MissingStage2Oracle(), new AtcInvalidationOracle(), new BackendErrnoOracle(), new IommuNotifierOracle(), new RefBalanceOracle(), new RamDiscardOracle(), new DirtyTrackingOracle()];
 }

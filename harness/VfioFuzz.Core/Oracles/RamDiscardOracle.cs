@@ -12,8 +12,10 @@ namespace VfioFuzz.Oracles;
 /// </summary>
 public sealed class RamDiscardOracle : Oracle
 {
-    readonly bool[] _populated = new bool[VirtioMem.Blocks];
-    readonly HashSet<int> _touched = [];
+    // Bitsets of the 256 blocks: what the oracle last saw populated, and what to check next.
+    readonly ulong[] _populated = new ulong[VirtioMem.Blocks / 64];
+    readonly ulong[] _touched = new ulong[VirtioMem.Blocks / 64];
+    bool _anyTouched;
     bool _registered;
     long _version = -1;
 
@@ -27,25 +29,50 @@ public sealed class RamDiscardOracle : Oracle
         if (iova >= vmemEnd || end <= VirtioMem.Gpa) return;
         ulong first = Math.Max(iova, VirtioMem.Gpa) - VirtioMem.Gpa;
         ulong last = (ulong)(UInt128.Min(end, vmemEnd) - 1 - VirtioMem.Gpa);
-        for (ulong b = first / VirtioMem.BlockSize; b <= last / VirtioMem.BlockSize; b++) _touched.Add((int)b);
+        for (ulong b = first / VirtioMem.BlockSize; b <= last / VirtioMem.BlockSize; b++) Mark((int)b);
     }
+
+    void Mark(int block)
+    {
+        _touched[block >> 6] |= 1UL << (block & 63);
+        _anyTouched = true;
+    }
+
+    static bool Has(ulong[] set, int block) => (set[block >> 6] & (1UL << (block & 63))) != 0;
 
     public override void AfterCommit(RunContext ctx)
     {
         var vmem = ctx.World.VirtioMem;
         bool registered = vmem.Listeners.Count > 0 && ctx.World.View.Find(VirtioMem.Gpa) is { } s && ReferenceEquals(s.Mr, vmem.Region);
         if (registered && !_registered)
-            for (int b = 0; b < VirtioMem.Blocks; b++) _touched.Add(b);   // just registered: the replay covered every block
+        {
+            // Just registered: the replay mapped the populated blocks; one look at what the
+            // IOAS holds over the region finds the blocks to check (not all 256).
+            foreach (var area in ctx.Ioas.AreasIn(VirtioMem.Gpa, (UInt128)VirtioMem.Gpa + VirtioMem.Size)) Touch(area.Iova, area.Length);
+            for (int b = 0; b < VirtioMem.Blocks; b++)
+                if (vmem.IsPopulated(b)) Mark(b);
+        }
         _registered = registered;
         if (vmem.Version != _version)
         {
             _version = vmem.Version;
             for (int b = 0; b < VirtioMem.Blocks; b++)
-                if (_populated[b] != vmem.IsPopulated(b)) { _populated[b] = vmem.IsPopulated(b); _touched.Add(b); }
+            {
+                if (Has(_populated, b) == vmem.IsPopulated(b)) continue;
+                _populated[b >> 6] ^= 1UL << (b & 63);
+                Mark(b);
+            }
         }
-        if (_touched.Count == 0) return;
-        if (registered) foreach (int b in _touched) Check(ctx, b, _populated[b]);
-        _touched.Clear();
+        if (!_anyTouched) return;
+        if (registered)
+            for (int w = 0; w < _touched.Length; w++)
+                for (ulong bits = _touched[w]; bits != 0; bits &= bits - 1)
+                {
+                    int b = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    Check(ctx, b, Has(_populated, b));
+                }
+        Array.Clear(_touched);
+        _anyTouched = false;
     }
 
     static void Check(RunContext ctx, int block, bool populated)

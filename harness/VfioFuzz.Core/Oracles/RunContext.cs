@@ -35,6 +35,9 @@ public sealed class RunContext(World world, IIoas ioas)
     /// <summary>The listener's memory_region_ref/unref counts per owner.</summary>
     public RegionRefs Refs { get; } = new();
 
+    /// <summary>The dirty-bitmap reads the listener's container made.</summary>
+    public DirtyLog DirtyLog { get; } = new();
+
     /// <summary>Set for teardown: QEMU detaches every device before the last one's
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
     public bool DevicesDetached { get; set; }

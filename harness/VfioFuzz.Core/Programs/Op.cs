@@ -67,3 +67,6 @@ public sealed record VmemPlug(int Block) : Op { public override string Name => "
 
 /// <summary>The guest unplugs a virtio-mem block: RamDiscardManager discard.</summary>
 public sealed record VmemUnplug(int Block) : Op { public override string Name => "vmem-unplug"; }
+
+/// <summary>Migration starts (log_global_start) or stops global dirty tracking.</summary>
+public sealed record SetDirtyTracking(bool On) : Op { public override string Name => "dirty-tracking"; }

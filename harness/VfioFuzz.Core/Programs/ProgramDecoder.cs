@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 17;
+    public const int OpCodes = 18;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -98,7 +98,9 @@ public static class ProgramDecoder
             case 15:
                 return OpChoices.VmemBlock(world, plugged: false, a) is { } unplugged ? new VmemPlug(unplugged) : null;
             case 16:
-                return OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
+                return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
+            case 17:
+                return new SetDirtyTracking((a & 1) != 0);
             case 14:
             {
                 var dev = devices[a % devices.Length];

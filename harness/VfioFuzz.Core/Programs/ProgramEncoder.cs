@@ -60,6 +60,8 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
+            case SetDirtyTracking d:
+                return Bytes(17, d.On ? 1 : 0);
             case VmemPlug p:
                 return Bytes(15, OpChoices.VmemChoiceOf(world, plugged: false, p.Block));
             case VmemUnplug u:

@@ -35,6 +35,7 @@ public static class ProgramYaml
             SetReadOnly r => Args(("region", r.Region), ("on", r.On ? "true" : "false")),
             BarSizing b => Args(("device", b.Device), ("bar", b.Bar.ToString())),
             VmemPlug p => Args(("block", p.Block.ToString())),
+            SetDirtyTracking d => Args(("on", d.On ? "true" : "false")),
             VmemUnplug u => Args(("block", u.Block.ToString())),
             IntxInterrupt i => Args(("device", i.Device)),
             IntxMmapTimer t => Args(("device", t.Device)),
@@ -79,13 +80,14 @@ public static class ProgramYaml
             "viommu" => new SetViommu(f.Bool(args, "on", what)),
             "iotlb-map" => new IotlbMap(f.UInt64(args, "iova", what), f.UInt64(args, "gpa", what), f.UInt64(args, "size", what), f.Bool(args, "writable", what)),
             "iotlb-unmap" => new IotlbUnmap(f.UInt64(args, "iova", what)),
+            "dirty-tracking" => new SetDirtyTracking(f.Bool(args, "on", what)),
             "vmem-plug" => new VmemPlug(f.Int32(args, "block", what)),
             "vmem-unplug" => new VmemUnplug(f.Int32(args, "block", what)),
             "bar-sizing" => new BarSizing(f.String(args, "device", what), f.Int32(args, "bar", what)),
             "readonly" => new SetReadOnly(f.String(args, "region", what), f.Bool(args, "on", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug)"),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -94,7 +96,7 @@ public static class ProgramYaml
             SetCommandMem => ["device", "on"],
             MoveBar => ["device", "bar", "gpa"],
             AtsAccess => ["device", "gpa"],
-            SetViommu => ["on"],
+            SetViommu or SetDirtyTracking => ["on"],
             IotlbMap => ["iova", "gpa", "size", "writable"],
             IotlbUnmap => ["iova"],
             SetReadOnly => ["region", "on"],

@@ -70,7 +70,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             {
                 target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
                     world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
-                    mr => ReferenceEquals(mr, world.VirtioMem.Region) ? world.VirtioMem : null));
+                    mr => ReferenceEquals(mr, world.VirtioMem.Region) ? world.VirtioMem : null, ctx.DirtyLog));
                 driver.Transaction(FlatView.Empty, world.View);
                 target.Initialized();
             }))
@@ -200,6 +200,12 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             }
             finally { ctx.RamDiscard = null; }
             foreach (var o in oracles) o.AfterCommit(ctx);
+        }
+
+        public void DirtyTracking(bool started)
+        {
+            if (trace.Enabled) trace.Note($"global dirty tracking {(started ? "started" : "stopped")}");
+            target.LogGlobal(started);
         }
 
         public void AtsAccess(PciDevice device, ulong gpa)

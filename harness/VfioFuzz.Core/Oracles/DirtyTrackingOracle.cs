@@ -1,0 +1,42 @@
+using VfioFuzz.Memory;
+
+namespace VfioFuzz.Oracles;
+
+/// <summary>
+/// While migration tracks dirty pages, a writable mapping must not leave the IOAS before its
+/// dirty bits are read: the pages the device wrote since the last sync would be lost and the
+/// destination would get stale guest memory. Upstream 11.0 reads them on region_del (an
+/// identity IOTLB entry) and on a vIOMMU UNMAP (the entry itself). Two unmaps are not held to
+/// it, because upstream passes no IOTLB entry there and whether that loses device-dirtied pages
+/// is not settled: a RamDiscardManager discard (§1.4; virtio-mem refuses unplugs while
+/// migrating, but a section's final discard can still happen) and the one big unmap of a
+/// deleted vIOMMU window (§2).
+/// </summary>
+public sealed class DirtyTrackingOracle : Oracle
+{
+    public override void OnUnmap(RunContext ctx, in UnmapCall call)
+    {
+        try
+        {
+            if (!ctx.World.DirtyTracking || call.Removed.Count == 0) return;
+            if (ctx.RamDiscard is not null || ctx.Section is { } s && (s.Mr.IsIommu || ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region))) return;
+            for (int i = 0; i < call.Removed.Count; i++)
+            {
+                var area = call.Removed[i];
+                if (!area.Writeable || ctx.DirtyLog.Covers(area.Iova, area.End)) continue;
+                var role = ctx.Section?.Mr.Role ?? (ctx.World.Viommu.Enabled ? null : ctx.World.SystemView.Find(area.Iova)?.Mr.Role) ?? RegionRole.GuestRam;
+                string sig = $"{FindingKinds.DirtyLost}:unmap-without-sync:{role.Name()}";
+                if (ctx.Seen(sig)) return;
+                ctx.Report(new Finding(FindingKinds.DirtyLost, sig, ctx.Step,
+                    $"[0x{area.Iova:x}, 0x{area.End:x}) left the IOAS during migration without its dirty bits being read" +
+                    (ctx.Section is { } sec ? $" (region_del of {sec.Key})" : " (outside any region_del)"),
+                    "With global dirty tracking on, an unmap must carry an IOTLB entry so the backend reads the dirty bitmap of the " +
+                    "range first (11.0's identity entry in region_del). Without it, pages the device wrote since the last sync are " +
+                    "never sent: the destination VM runs on stale memory.",
+                    "silent guest memory corruption after migration"));
+                return;
+            }
+        }
+        finally { ctx.DirtyLog.Clear(); }   // a read only answers the unmap right after it
+    }
+}
