@@ -6,14 +6,13 @@ namespace VfioFuzz.Listener;
 /// memory_region_ref / memory_region_unref as the listener calls them, counted per owner (a
 /// region's ref is its owner's: the device object, or the region itself when it has none).
 /// The listener takes one on every region_add that passes the section checks and drops it
-/// on the matching region_del; the oracles hold it to that. Regions map to an owner slot by
-/// reference, so a ref costs no string hashing on the fuzzing hot path.
+/// on the matching region_del; the oracles hold it to that. A run sees a dozen regions, so
+/// plain lists searched by reference beat dictionaries (no hashing, one small allocation).
 /// </summary>
 public sealed class RegionRefs
 {
-    readonly Dictionary<MemoryRegion, int> _slotOf = new(ReferenceEqualityComparer.Instance);
-    readonly Dictionary<string, int> _slotOfOwner = [];
-    readonly List<(string Owner, int Count, RegionRole Role)> _slots = [];
+    readonly List<(MemoryRegion Mr, int Slot)> _slotOf = new(16);
+    readonly List<(string Owner, int Count, RegionRole Role)> _slots = new(8);
 
     /// <summary>Called after each change with the owner and its new count.</summary>
     public event Action<string, int, RegionRole>? Changed;
@@ -26,19 +25,24 @@ public sealed class RegionRefs
 
     void Add(MemoryRegion mr, int delta)
     {
-        if (!_slotOf.TryGetValue(mr, out int slot))
+        int slot = SlotOf(mr);
+        var (owner, count, role) = _slots[slot];
+        _slots[slot] = (owner, count + delta, role);
+        Changed?.Invoke(owner, count + delta, mr.Role);
+    }
+
+    int SlotOf(MemoryRegion mr)
+    {
+        foreach (var (m, s) in _slotOf)
+            if (ReferenceEquals(m, mr)) return s;
+        string owner = mr.Owner ?? mr.Name;
+        int slot = _slots.FindIndex(x => x.Owner == owner);
+        if (slot < 0)
         {
-            string owner = mr.Owner ?? mr.Name;
-            if (!_slotOfOwner.TryGetValue(owner, out slot))
-            {
-                slot = _slots.Count;
-                _slots.Add((owner, 0, mr.Role));
-                _slotOfOwner[owner] = slot;
-            }
-            _slotOf[mr] = slot;
+            slot = _slots.Count;
+            _slots.Add((owner, 0, mr.Role));
         }
-        var (name, count, role) = _slots[slot];
-        _slots[slot] = (name, count + delta, role);
-        Changed?.Invoke(name, count + delta, mr.Role);
+        _slotOf.Add((mr, slot));
+        return slot;
     }
 }

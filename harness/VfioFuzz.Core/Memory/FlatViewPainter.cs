@@ -26,8 +26,9 @@ public sealed class FlatViewPainter
         {
             var p = renderOrder[n];
             UInt128 start = p.Gpa, end = (UInt128)p.Gpa + p.Mr.Size, cursor = start;
-            foreach (var (ps, pe) in _painted)
+            foreach (ref readonly var painted in CollectionsMarshal.AsSpan(_painted))
             {
+                var (ps, pe) = painted;
                 if (pe <= cursor) continue;
                 if (ps >= end) break;
                 if (ps > cursor) _pieces.Add(Piece(p, cursor, ps));
@@ -40,8 +41,23 @@ public sealed class FlatViewPainter
         SortByGpa(CollectionsMarshal.AsSpan(_pieces));
         Merge();
         var merged = CollectionsMarshal.AsSpan(_merged);
-        if (unchanged is not null && merged.SequenceEqual(unchanged.Sections.AsSpan())) return unchanged;
+        if (unchanged is not null && Same(merged, unchanged.Sections.AsSpan())) return unchanged;
         return new FlatView([.. merged]);
+    }
+
+    /// <summary>Section equality, region by reference first: a World's view is compared with the
+    /// next one after every change, and its regions are the same objects.</summary>
+    static bool Same(ReadOnlySpan<Section> a, ReadOnlySpan<Section> b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+        {
+            ref readonly var x = ref a[i];
+            ref readonly var y = ref b[i];
+            if (x.Gpa != y.Gpa || x.Size != y.Size || x.OffsetInRegion != y.OffsetInRegion || x.ReadOnly != y.ReadOnly) return false;
+            if (!ReferenceEquals(x.Mr, y.Mr) && !x.Mr.Equals(y.Mr)) return false;
+        }
+        return true;
     }
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>

@@ -35,7 +35,9 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
         var result = inner.Unmap(iova, ref length);
         ctx.IoasCalls++;
         ctx.IoasUnmaps++;
-        var removed = before.Count == 0 ? before : Removed(before, inner.AreasIn(iova, end));
+        // The kernel's rule: a successful unmap removed every area it intersected (a straddling
+        // one would have made it fail), so only a failed one needs a second look.
+        var removed = before.Count == 0 || result == Errno.Ok ? before : Removed(before, inner.AreasIn(iova, end));
         var call = new UnmapCall(iova, requested, result, removed);
         foreach (var o in oracles) o.OnUnmap(ctx, call);
         return result;
