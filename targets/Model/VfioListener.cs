@@ -184,9 +184,7 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>vfio_ram_discard_notify_discard: one unmap of the notified range; errors only reported.</summary>
     protected virtual void NotifyDiscard(Section s, ulong offset, ulong size)
     {
-        ulong iova = s.Gpa + (offset - s.OffsetInRegion);
-        int ret = Container.DmaUnmap(iova, size);
-        if (ret != 0) Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
+        UnmapReportingErrors(s.Gpa + (offset - s.OffsetInRegion), size, iotlb: false);
     }
 
     /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
@@ -222,9 +220,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_iommu_map_notify", $"iommu {(e.IsMap ? "MAP" : "UNMAP")} @ 0x{iova:x} - 0x{(UInt128)iova + e.Size - 1:x}");
         if (!e.IsMap)
         {
-            int unmapped = Container.DmaUnmap(iova, e.Size, iotlb: true);   // the notification's own entry
-            if (unmapped != 0)
-                Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{e.Size:x}) = {unmapped} ({(Errno)(-unmapped)})");
+            UnmapReportingErrors(iova, e.Size, iotlb: true);   // the notification's own entry
             return;
         }
         if (Env.ResolveGpa?.Invoke(e.Gpa) is not { } target || !target.Mr.IsRam)
@@ -249,11 +245,15 @@ public abstract class VfioListener : ListenerTarget
     protected virtual bool SkipNotifyMap(in Section target, ulong iova, ulong size) => false;
 
     /// <summary>The call at the end of region_del; errors are only reported.</summary>
-    protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize)
+    protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize) => UnmapReportingErrors(iova, llsize, SyncsDirtyOnDel(s));
+
+    /// <summary>vfio_container_dma_unmap where its error is only reported (every unmap path of
+    /// the listener: region_del, a discard, a vIOMMU UNMAP).</summary>
+    void UnmapReportingErrors(ulong iova, UInt128 size, bool iotlb)
     {
-        int ret = Container.DmaUnmap(iova, llsize, iotlb: SyncsDirtyOnDel(s));
+        int ret = Container.DmaUnmap(iova, size, iotlb);
         if (ret != 0)
-            Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{llsize:x}) = {ret} ({(Errno)(-ret)})");
+            Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
     }
 
     /// <summary>11.0+: while global dirty tracking is on, region_del of a writable RAM section

@@ -70,7 +70,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// <summary>A map or unmap made for a RamDiscardManager: inside a populate/discard
     /// notification, or inside the region_add/del of its section (replay, final discard).</summary>
     static bool RdmPath(RunContext ctx) =>
-        ctx.RamDiscard is not null || (ctx.Section is { } s && ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region));
+        ctx.RamDiscard is not null || (ctx.Section is { } s && ctx.World.DiscardManagerOf(s.Mr) is not null);
 
     public override void OnUnmap(RunContext ctx, in UnmapCall call)
     {
@@ -85,12 +85,8 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// it removes belonged to a section.</summary>
     void FlushIommuWindow(RunContext ctx, in UnmapCall call, Section window)
     {
-        UInt128 end = call.Length == ulong.MaxValue && call.Iova == 0 ? (UInt128)ulong.MaxValue + 1 : (UInt128)call.Iova + call.Length;
-        ulong start = call.Iova;
-        _requests.RemoveAll(r => r.Iotlb && r.Iova >= start && r.Iova < end);
-        List<Request>? foreign = null;
-        for (int i = 0; i < call.Removed.Count; i++)
-            if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !owner.Iotlb) (foreign ??= []).Add(owner);
+        DropRequestsWithin(call, static r => r.Iotlb);
+        var foreign = ReleaseAreas(call, static r => r.Iotlb);
         if (foreign is null) return;
         string sig = $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{foreign[0].Role.Name()}";
         if (ctx.Seen(sig)) return;
@@ -105,10 +101,27 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// populated ones are in it, is the ram-discard oracle's to check.</summary>
     void DiscardRdm(in UnmapCall call)
     {
-        UInt128 end = (UInt128)call.Iova + call.Length;
+        DropRequestsWithin(call, static r => r.Rdm);
+        ReleaseAreas(call, static r => r.Rdm);
+    }
+
+    /// <summary>A one-call unmap of a range (a window flush, a discard) answers every request
+    /// of its own path that starts inside it.</summary>
+    void DropRequestsWithin(in UnmapCall call, Func<Request, bool> ownPath)
+    {
+        UInt128 end = call.Length == ulong.MaxValue && call.Iova == 0 ? (UInt128)ulong.MaxValue + 1 : (UInt128)call.Iova + call.Length;
         ulong start = call.Iova;
-        _requests.RemoveAll(r => r.Rdm && r.Iova >= start && r.Iova < end);
-        for (int i = 0; i < call.Removed.Count; i++) _areaOwner.Remove(call.Removed[i].Iova);
+        _requests.RemoveAll(r => ownPath(r) && r.Iova >= start && r.Iova < end);
+    }
+
+    /// <summary>Forgets the owners of the areas the unmap removed; returns those not of the
+    /// path that unmapped them (null when none).</summary>
+    List<Request>? ReleaseAreas(in UnmapCall call, Func<Request, bool> ownPath)
+    {
+        List<Request>? foreign = null;
+        for (int i = 0; i < call.Removed.Count; i++)
+            if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !ownPath(owner)) (foreign ??= []).Add(owner);
+        return foreign;
     }
 
     /// <summary>A guest IOTLB UNMAP: by IOVA only. It must answer a MAP the notifier sent to
@@ -118,9 +131,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
         Request? match = null;
         foreach (var r in _requests)
             if (r.Iotlb && r.Iova == call.Iova && r.Length == call.Length) { match = r; break; }
-        List<Request>? foreign = null;
-        for (int i = 0; i < call.Removed.Count; i++)
-            if (_areaOwner.Remove(call.Removed[i].Iova, out var owner) && !owner.Iotlb) (foreign ??= []).Add(owner);
+        var foreign = ReleaseAreas(call, static r => r.Iotlb);
         var made = ctx.Offers[e.Iova];
         if (match is not null) _requests.Remove(match);
         // Unmatched but never mappable: upstream's own (logged) refusal, not an asymmetry.

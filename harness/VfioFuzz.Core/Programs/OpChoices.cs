@@ -21,26 +21,40 @@ static class OpChoices
     /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
     public static T? Pick<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class
     {
-        int count = 0;
-        for (int i = 0; i < all.Length; i++) if (qualifies(world, all[i])) count++;
-        if (count == 0) return null;
-        int k = choice % count;
-        for (int i = 0; i < all.Length; i++)
-            if (qualifies(world, all[i]) && k-- == 0) return all[i];
-        return null;
+        int i = PickIndex(all.Length, (all, world, qualifies), static (s, i) => s.qualifies(s.world, s.all[i]), choice);
+        return i < 0 ? null : all[i];
     }
 
     /// <summary>The choice byte that picks <paramref name="match"/>'s item, or -1.</summary>
     public static int ChoiceOf<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, Func<T, bool> match)
     {
-        int index = 0;
-        for (int i = 0; i < all.Length; i++)
-        {
-            if (!qualifies(world, all[i])) continue;
-            if (match(all[i])) return index;
-            index++;
-        }
+        int target = -1;
+        for (int i = 0; i < all.Length && target < 0; i++)
+            if (qualifies(world, all[i]) && match(all[i])) target = i;
+        return target < 0 ? -1 : ChoiceOfIndex(all.Length, (all, world, qualifies), static (s, i) => s.qualifies(s.world, s.all[i]), target);
+    }
+
+    /// <summary>Of candidates 0..n-1, the index of the (choice mod count)-th that qualifies, or -1.
+    /// The state is passed through so the predicate needs no closure on the decoder's hot path.</summary>
+    static int PickIndex<TState>(int n, TState state, Func<TState, int, bool> qualifies, int choice)
+    {
+        int count = 0;
+        for (int i = 0; i < n; i++) if (qualifies(state, i)) count++;
+        if (count == 0) return -1;
+        int k = choice % count;
+        for (int i = 0; i < n; i++)
+            if (qualifies(state, i) && k-- == 0) return i;
         return -1;
+    }
+
+    /// <summary>The inverse of <see cref="PickIndex"/>: the choice that picks candidate
+    /// <paramref name="target"/>, or -1 when it does not qualify.</summary>
+    static int ChoiceOfIndex<TState>(int n, TState state, Func<TState, int, bool> qualifies, int target)
+    {
+        if (target < 0 || target >= n || !qualifies(state, target)) return -1;
+        int index = 0;
+        for (int i = 0; i < target; i++) if (qualifies(state, i)) index++;
+        return index;
     }
 
     /// <summary>Bits 0-2 pick a 1 GiB hotplug slot; bit 7 shifts the GPA by 4 KiB: legal, but
@@ -51,28 +65,14 @@ static class OpChoices
     /// <summary>The (choice mod count)-th virtio-mem block in the given plug state, or null.</summary>
     public static int? VmemBlock(World world, bool plugged, int choice)
     {
-        int count = 0;
-        for (int b = 0; b < VirtioMem.Blocks; b++) if (world.VirtioMem.IsPopulated(b) == plugged) count++;
-        if (count == 0) return null;
-        int k = choice % count;
-        for (int b = 0; b < VirtioMem.Blocks; b++)
-            if (world.VirtioMem.IsPopulated(b) == plugged && k-- == 0) return b;
-        return null;
+        int b = PickIndex(VirtioMem.Blocks, (world.VirtioMem, plugged), static (s, b) => s.VirtioMem.IsPopulated(b) == s.plugged, choice);
+        return b < 0 ? null : b;
     }
 
     /// <summary>The choice byte that picks <paramref name="block"/> among the blocks in its
     /// plug state, or -1.</summary>
-    public static int VmemChoiceOf(World world, bool plugged, int block)
-    {
-        int index = 0;
-        for (int b = 0; b < VirtioMem.Blocks; b++)
-        {
-            if (world.VirtioMem.IsPopulated(b) != plugged) continue;
-            if (b == block) return index;
-            index++;
-        }
-        return -1;
-    }
+    public static int VmemChoiceOf(World world, bool plugged, int block) =>
+        ChoiceOfIndex(VirtioMem.Blocks, (world.VirtioMem, plugged), static (s, b) => s.VirtioMem.IsPopulated(b) == s.plugged, block);
 
     /// <summary>Where guest IOTLB entries go: 64 slots of 2 MiB from 4 GiB (bits 0-5; bit 7
     /// is the write permission), inside every profile's usable IOVA ranges.</summary>
