@@ -74,9 +74,10 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             run.Triage.Consider(ProgramDecoder.Decode(File.ReadAllBytes(file), run.Profile));
             var saved = File.GetLastWriteTimeUtc(file);
             foreach (var f in run.Triage.Findings.Skip(before))
+            {
                 run.FirstSaved.TryAdd(f.Finding.Signature, (saved, file));
-            foreach (var f in run.Triage.Findings.Skip(before))
                 run.Progress.Print($"[{run.TargetId}] {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
+            }
         }
     }
 

@@ -37,7 +37,8 @@ public sealed class VirtioMem
 
     public bool IsPopulated(int block) => _populated[block];
 
-    public int PopulatedCount => _populated.Count(p => p);
+    /// <summary>Whether the block holding a GPA of the region is plugged.</summary>
+    public bool IsPopulatedAt(ulong gpa) => _populated[(int)((gpa - Gpa) / BlockSize)];
 
     /// <summary>Bumped on every plug state change, so watchers skip rescanning the blocks.</summary>
     public long Version { get; private set; }

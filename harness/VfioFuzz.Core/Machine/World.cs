@@ -137,6 +137,9 @@ public sealed class World
 
     public bool IsPlugged(string region) => _plugged.ContainsKey(region);
 
+    /// <summary>The RamDiscardManager of a region, if it has one (only virtio-mem's does).</summary>
+    public VirtioMem? DiscardManagerOf(MemoryRegion mr) => ReferenceEquals(mr, VirtioMem.Region) ? VirtioMem : null;
+
     public void Apply(Op op, IWorldEvents events)
     {
         switch (op)

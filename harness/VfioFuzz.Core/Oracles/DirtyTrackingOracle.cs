@@ -19,7 +19,7 @@ public sealed class DirtyTrackingOracle : Oracle
         try
         {
             if (!ctx.World.DirtyTracking || call.Removed.Count == 0) return;
-            if (ctx.RamDiscard is not null || ctx.Section is { } s && (s.Mr.IsIommu || ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region))) return;
+            if (ctx.RamDiscard is not null || ctx.Section is { } s && (s.Mr.IsIommu || ctx.World.DiscardManagerOf(s.Mr) is not null)) return;
             for (int i = 0; i < call.Removed.Count; i++)
             {
                 var area = call.Removed[i];

@@ -53,7 +53,7 @@ public sealed class MissingStage2Oracle : Oracle
         if (!ctx.Profile.RequiresStage2(s.Mr.Role)) return;
         // A RamDiscardManager's section is mapped block by block as the guest plugs them:
         // the ram-discard oracle holds the populated blocks to Stage-2.
-        if (ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region)) return;
+        if (ctx.World.DiscardManagerOf(s.Mr) is not null) return;
         if (!ctx.Profile.Geometry.TryMappableRange(s, out ulong iova, out ulong length)) return;
         if (ctx.Covered(iova, length)) return;
         string sig = $"{FindingKinds.MissingStage2}:{s.Mr.Role.Name()}";
@@ -77,7 +77,7 @@ public sealed class MissingStage2Oracle : Oracle
         // bug and unrecoverable, not a livelock.
         if (found is not { } s || !s.Mr.IsRam) return;
         // Unplugged virtio-mem memory is not the guest's to touch: its own bug, not a livelock.
-        if (ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region) && !ctx.World.VirtioMem.IsPopulated((int)((gpa - VirtioMem.Gpa) / VirtioMem.BlockSize))) return;
+        if (ctx.World.DiscardManagerOf(s.Mr) is { } rdm && !rdm.IsPopulatedAt(gpa)) return;
         if (!ctx.Profile.Geometry.TryMappableRange(s, out ulong iova, out ulong length)) return;
         if (gpa < iova || gpa - iova >= length) return;
         ulong page = gpa & ~(ctx.Profile.IommuPageSize - 1);

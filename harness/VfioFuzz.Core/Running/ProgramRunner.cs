@@ -70,7 +70,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             {
                 target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
                     world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
-                    mr => ReferenceEquals(mr, world.VirtioMem.Region) ? world.VirtioMem : null, ctx.DirtyLog));
+                    world.DiscardManagerOf, ctx.DirtyLog));
                 driver.Transaction(FlatView.Empty, world.View);
                 target.Initialized();
             }))
