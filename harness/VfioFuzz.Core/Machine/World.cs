@@ -50,7 +50,7 @@ public sealed class World
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
-    readonly FlatViewPainter _painter = new();
+    readonly FlatViewCache _views = new();
     long _seq;
     readonly FlatView? _bootView;
 
@@ -433,6 +433,6 @@ public sealed class World
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
             else leaves.Add(new Placement(c.Mr!, c.Gpa, _readOnly.Count > 0 && _readOnly.Contains(c.Mr!.Name)));
         }
-        return _painter.Paint(leaves, SystemView);
+        return _views.Paint(leaves, SystemView);
     }
 }

@@ -28,6 +28,24 @@ public sealed class FlatView
     /// reuses it: see <see cref="FlatViewPainter"/>).</summary>
     public static FlatView Render(IReadOnlyList<Placement> renderOrder) => new FlatViewPainter().Paint(renderOrder);
 
+    /// <summary>Whether <paramref name="other"/> has exactly these sections. Regions are
+    /// compared by reference first: a World's view is compared with the next one after every
+    /// change, and its regions are the same objects.</summary>
+    public bool SameSections(FlatView other)
+    {
+        var a = Sections.AsSpan();
+        var b = other.Sections.AsSpan();
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+        {
+            ref readonly var x = ref a[i];
+            ref readonly var y = ref b[i];
+            if (x.Gpa != y.Gpa || x.Size != y.Size || x.OffsetInRegion != y.OffsetInRegion || x.ReadOnly != y.ReadOnly) return false;
+            if (!ReferenceEquals(x.Mr, y.Mr) && !x.Mr.Equals(y.Mr)) return false;
+        }
+        return true;
+    }
+
     /// <summary>The sections of this view that <paramref name="other"/> does not have (as
     /// FlatRanges: same region, address, size, offset, readonly), in address order, without
     /// allocating. Both are sorted by GPA and a kept section keeps its GPA, so one merge walk

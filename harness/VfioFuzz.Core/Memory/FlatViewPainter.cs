@@ -5,8 +5,9 @@ namespace VfioFuzz.Memory;
 /// <summary>
 /// Paints placements into a <see cref="FlatView"/>. It holds the scratch lists a render needs,
 /// so a World that renders after every op of every execution reuses them and allocates only
-/// the sections of a view that changed. One painter per World (not thread-static: a
-/// thread-local lookup per render cost more than the render's own sorting).
+/// the sections of a view that changed. One painter per World, inside its
+/// <see cref="FlatViewCache"/> (not thread-static: a thread-local lookup per render cost more
+/// than the render's own sorting).
 /// </summary>
 public sealed class FlatViewPainter
 {
@@ -16,9 +17,8 @@ public sealed class FlatViewPainter
     readonly List<Section> _pieces = new(16);
     readonly List<Section> _merged = new(16);
 
-    /// <summary>Renders the placements; returns <paramref name="unchanged"/> itself when the
-    /// result has exactly its sections.</summary>
-    public FlatView Paint(IReadOnlyList<Placement> renderOrder, FlatView? unchanged = null)
+    /// <summary>Renders the placements.</summary>
+    public FlatView Paint(IReadOnlyList<Placement> renderOrder)
     {
         _painted.Clear();
         _pieces.Clear();
@@ -40,24 +40,7 @@ public sealed class FlatViewPainter
         }
         SortByGpa(CollectionsMarshal.AsSpan(_pieces));
         Merge();
-        var merged = CollectionsMarshal.AsSpan(_merged);
-        if (unchanged is not null && Same(merged, unchanged.Sections.AsSpan())) return unchanged;
-        return new FlatView([.. merged]);
-    }
-
-    /// <summary>Section equality, region by reference first: a World's view is compared with the
-    /// next one after every change, and its regions are the same objects.</summary>
-    static bool Same(ReadOnlySpan<Section> a, ReadOnlySpan<Section> b)
-    {
-        if (a.Length != b.Length) return false;
-        for (int i = 0; i < a.Length; i++)
-        {
-            ref readonly var x = ref a[i];
-            ref readonly var y = ref b[i];
-            if (x.Gpa != y.Gpa || x.Size != y.Size || x.OffsetInRegion != y.OffsetInRegion || x.ReadOnly != y.ReadOnly) return false;
-            if (!ReferenceEquals(x.Mr, y.Mr) && !x.Mr.Equals(y.Mr)) return false;
-        }
-        return true;
+        return new FlatView([.. _merged]);
     }
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>
