@@ -21,6 +21,10 @@ public interface IIoas
     /// query; the simulator knows, and other backends keep a shadow. Oracles read it.</summary>
     IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end);
 
+    /// <summary>Whether any area intersects [start, end) (backends with their own area set
+    /// answer without allocating).</summary>
+    bool Intersects(ulong start, UInt128 end) => AreasIn(start, end).Count > 0;
+
     /// <summary>Whether areas cover all of [iova, iova+length) without a gap (the oracles ask
     /// after every commit; backends with their own area set answer without allocating).</summary>
     bool Covers(ulong iova, ulong length)

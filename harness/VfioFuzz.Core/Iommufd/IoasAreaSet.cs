@@ -19,12 +19,14 @@ public sealed class IoasAreaSet
     public (Errno Result, ulong Unmapped) Unmap(ulong iova, UInt128 end)
     {
         ulong unmapped = 0;
-        var inRange = AreasIn(iova, end);
-        for (int i = 0; i < inRange.Count; i++)
+        // In place: each removal brings the next area to the same index.
+        int at = FirstIntersecting(iova);
+        var values = _areas.Values;
+        while (at < values.Count && values[at].Iova < end)
         {
-            var area = inRange[i];
+            var area = values[at];
             if (area.Iova < iova || area.End > end) return (Errno.ENOENT, unmapped);
-            _areas.Remove(area.Iova);
+            _areas.RemoveAt(at);
             unmapped += area.Length;
         }
         return unmapped == 0 ? (Errno.ENOENT, 0) : (Errno.Ok, unmapped);
@@ -60,6 +62,13 @@ public sealed class IoasAreaSet
         var values = _areas.Values;
         for (int i = first; i < last; i++) result[i - first] = values[i];
         return result;
+    }
+
+    /// <summary>Whether any area intersects [start, end); no allocation.</summary>
+    public bool Intersects(ulong start, UInt128 end)
+    {
+        int first = FirstIntersecting(start);
+        return first < _areas.Count && _areas.Keys[first] < end;
     }
 
     /// <summary>Whether the areas cover [iova, iova+length) without a gap; no allocation.</summary>

@@ -63,7 +63,7 @@ public sealed class SimIoas : IIoas
         if ((iova & mask) != 0 || (length & mask) != 0) return Errno.EINVAL;
         ulong last = iova + (length - 1);
         if (!_geometry.Usable(iova, last)) return Errno.EINVAL;
-        return _areas.AreasIn(iova, (UInt128)last + 1).Count > 0 ? Errno.EEXIST : Errno.Ok;
+        return _areas.Intersects(iova, (UInt128)last + 1) ? Errno.EEXIST : Errno.Ok;
     }
 
     public Errno Unmap(ulong iova, ref ulong length)
@@ -85,4 +85,6 @@ public sealed class SimIoas : IIoas
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _areas.AreasIn(start, end);
 
     public bool Covers(ulong iova, ulong length) => _areas.Covers(iova, length);
+
+    public bool Intersects(ulong start, UInt128 end) => _areas.Intersects(start, end);
 }

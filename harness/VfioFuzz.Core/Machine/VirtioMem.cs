@@ -28,24 +28,30 @@ public sealed class VirtioMem
     public const ulong BlockSize = 2UL << 20;
     public const int Blocks = (int)(Size / BlockSize);
 
-    readonly bool[] _populated = new bool[Blocks];
+    // A bitset (block b is bit b%64 of word b/64): the decoder picks the n-th block in a plug
+    // state and the ram-discard oracle diffs plug states after every op, a word at a time.
+    readonly ulong[] _populated = new ulong[Blocks / 64];
     readonly List<RamDiscardListener> _listeners = [];
 
     public MemoryRegion Region { get; } = new("vmem0", RegionKind.Ram, Size, RegionRole.GuestRam, Owner: null);
 
     public IReadOnlyList<RamDiscardListener> Listeners => _listeners;
 
-    public bool IsPopulated(int block) => _populated[block];
+    public bool IsPopulated(int block) => (_populated[block >> 6] & (1UL << (block & 63))) != 0;
+
+    /// <summary>The plug states as a bitset of <see cref="Blocks"/> bits.</summary>
+    public ReadOnlySpan<ulong> PopulatedBits => _populated;
 
     /// <summary>Whether the block holding a GPA of the region is plugged.</summary>
-    public bool IsPopulatedAt(ulong gpa) => _populated[(int)((gpa - Gpa) / BlockSize)];
+    public bool IsPopulatedAt(ulong gpa) => IsPopulated((int)((gpa - Gpa) / BlockSize));
 
     /// <summary>Bumped on every plug state change, so watchers skip rescanning the blocks.</summary>
     public long Version { get; private set; }
 
     public void SetPopulated(int block, bool populated)
     {
-        _populated[block] = populated;
+        if (populated) _populated[block >> 6] |= 1UL << (block & 63);
+        else _populated[block >> 6] &= ~(1UL << (block & 63));
         Version++;
     }
 
@@ -55,7 +61,7 @@ public sealed class VirtioMem
     {
         _listeners.Add(listener);
         for (int b = 0; b < Blocks; b++)
-            if (_populated[b] && InSection(listener, b)) listener.Populate((ulong)b * BlockSize, BlockSize);
+            if (IsPopulated(b) && InSection(listener, b)) listener.Populate((ulong)b * BlockSize, BlockSize);
     }
 
     /// <summary>ram_discard_manager_unregister_listener: one discard of the whole section.</summary>

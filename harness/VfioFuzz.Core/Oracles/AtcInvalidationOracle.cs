@@ -15,6 +15,11 @@ public sealed class AtcInvalidationOracle : Oracle
 {
     readonly Dictionary<string, List<(ulong Start, UInt128 End)>> _reach = [];
 
+    // One signature per device kind, formatted once: a resetting device's reach is hit by
+    // every unmap of a system reset, long after the first report.
+    static readonly string[] Signatures =
+        [.. Enum.GetValues<DeviceKind>().Select(k => $"{FindingKinds.Timeout}:atc-inv:{k.Name()}")];
+
     // The view at the last commit: what a device may have cached only grows, so only the
     // sections new since then add reach.
     FlatView _seen = FlatView.Empty;
@@ -49,7 +54,7 @@ public sealed class AtcInvalidationOracle : Oracle
             {
                 var area = call.Removed[i];
                 if (!Reaches(ranges, area)) continue;
-                string sig = $"{FindingKinds.Timeout}:atc-inv:{dev.Spec.Kind.Name()}";
+                string sig = Signatures[(int)dev.Spec.Kind];
                 if (ctx.Seen(sig)) return;
                 ctx.Report(new Finding(FindingKinds.Timeout, sig, ctx.Step,
                     $"unmap of [0x{area.Iova:x}, 0x{area.End:x}) while {dev.Id} is {dev.State.Name()}: ATC_INV timeout",

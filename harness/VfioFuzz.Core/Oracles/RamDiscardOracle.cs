@@ -27,14 +27,20 @@ public sealed class RamDiscardOracle : Oracle
     {
         UInt128 end = (UInt128)iova + length, vmemEnd = (UInt128)VirtioMem.Gpa + VirtioMem.Size;
         if (iova >= vmemEnd || end <= VirtioMem.Gpa) return;
-        ulong first = Math.Max(iova, VirtioMem.Gpa) - VirtioMem.Gpa;
-        ulong last = (ulong)(UInt128.Min(end, vmemEnd) - 1 - VirtioMem.Gpa);
-        for (ulong b = first / VirtioMem.BlockSize; b <= last / VirtioMem.BlockSize; b++) Mark((int)b);
+        int first = (int)((Math.Max(iova, VirtioMem.Gpa) - VirtioMem.Gpa) / VirtioMem.BlockSize);
+        int last = (int)((ulong)(UInt128.Min(end, vmemEnd) - 1 - VirtioMem.Gpa) / VirtioMem.BlockSize);
+        // Whole words at a time: an unmap of all RAM touches every block.
+        for (int w = first >> 6; w <= last >> 6; w++)
+        {
+            int lo = w == first >> 6 ? first & 63 : 0, hi = w == last >> 6 ? last & 63 : 63;
+            _touched[w] |= (ulong.MaxValue >> (63 - hi)) & (ulong.MaxValue << lo);
+        }
+        _anyTouched = true;
     }
 
-    void Mark(int block)
+    void Mark(ReadOnlySpan<ulong> blocks)
     {
-        _touched[block >> 6] |= 1UL << (block & 63);
+        for (int w = 0; w < _touched.Length; w++) _touched[w] |= blocks[w];
         _anyTouched = true;
     }
 
@@ -49,18 +55,20 @@ public sealed class RamDiscardOracle : Oracle
             // Just registered: the replay mapped the populated blocks; one look at what the
             // IOAS holds over the region finds the blocks to check (not all 256).
             foreach (var area in ctx.Ioas.AreasIn(VirtioMem.Gpa, (UInt128)VirtioMem.Gpa + VirtioMem.Size)) Touch(area.Iova, area.Length);
-            for (int b = 0; b < VirtioMem.Blocks; b++)
-                if (vmem.IsPopulated(b)) Mark(b);
+            Mark(vmem.PopulatedBits);
         }
         _registered = registered;
         if (vmem.Version != _version)
         {
             _version = vmem.Version;
-            for (int b = 0; b < VirtioMem.Blocks; b++)
+            var now = vmem.PopulatedBits;
+            for (int w = 0; w < _populated.Length; w++)
             {
-                if (Has(_populated, b) == vmem.IsPopulated(b)) continue;
-                _populated[b >> 6] ^= 1UL << (b & 63);
-                Mark(b);
+                ulong changed = _populated[w] ^ now[w];
+                if (changed == 0) continue;
+                _populated[w] = now[w];
+                _touched[w] |= changed;
+                _anyTouched = true;
             }
         }
         if (!_anyTouched) return;
@@ -84,7 +92,7 @@ public sealed class RamDiscardOracle : Oracle
                 "The RamDiscardManager populated the block (the guest plugged it) and the listener did not map it, or unmapped it " +
                 "since: guest memory the device cannot DMA to.",
                 "DMA to the block faults");
-        else if (!populated && ctx.Ioas.AreasIn(iova, (UInt128)iova + VirtioMem.BlockSize).Count > 0)
+        else if (!populated && ctx.Ioas.Intersects(iova, (UInt128)iova + VirtioMem.BlockSize))
             Report(ctx, $"{FindingKinds.AsymmetricUnmap}:rdm-discarded-mapped:{RegionRole.GuestRam.Name()}",
                 $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is unplugged but still in the IOAS",
                 "The RamDiscardManager discarded the block (the guest unplugged it, or a failed plug rolled back) and the listener " +
