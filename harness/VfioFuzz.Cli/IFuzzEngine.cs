@@ -18,7 +18,8 @@ interface IFuzzEngine
 
 /// <summary>One engine campaign: the target, its budget, how many engine instances, where
 /// findings go, and whether to stop at the first new signature (time-to-first-finding runs),
-/// or at the first finding of one signature (the bench's seed bugs).</summary>
+/// or at the first finding of one signature (the bench's seed bugs; the driver then treats
+/// only that signature as a crash).</summary>
 sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool Resume, int Instances,
     FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding, string? UntilSignature = null, ulong? Seed = null, string? WorkName = null)
 {
