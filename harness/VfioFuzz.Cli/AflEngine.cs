@@ -40,7 +40,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
             foreach (var (k, v) in new[] { ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_SKIP_CPUFREQ", "1"),
                          ("AFL_NO_UI", "1"), ("AFL_NO_AFFINITY", "1") })
                 psi.Environment[k] = v;
-            if (run.UntilSignature is { } only) psi.Environment["VFIO_FUZZ_ONLY_SIGNATURE"] = only;
+            run.SetDriverCrashRule(psi);
             return psi;
         }).ToArray();
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
 
@@ -30,6 +31,13 @@ sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool 
     public Dictionary<string, (DateTime Utc, string File)> FirstSaved { get; } = [];
 
     public string Kernel => Profile.KernelName(Profile.Kernel);
+
+    /// <summary>Tells the driver process (or the engine that starts it, which passes its
+    /// environment on) to crash on <see cref="UntilSignature"/> alone, when one is set.</summary>
+    public void SetDriverCrashRule(ProcessStartInfo psi)
+    {
+        if (UntilSignature is { } only) psi.Environment[CrashRule.OnlySignatureVariable] = only;
+    }
 
     /// <summary>The engine's folder name: per target, profile and kernel, unless the caller
     /// (the bench) names its own so it never touches a campaign's queue.</summary>

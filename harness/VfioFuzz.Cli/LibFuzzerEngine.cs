@@ -47,6 +47,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             psi.ArgumentList.Add(seeds);
             foreach (var a in new[] { "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, string.Join(",", known) })
                 psi.ArgumentList.Add(a == "dotnet" ? "--driver=dotnet" : $"--driver-arg={a}");
+            run.SetDriverCrashRule(psi);   // the bridge passes its environment on to the driver it execs
             stats.StartRound();
             bool finished = supervisor.Supervise([psi], deadline, () => Directory.EnumerateFiles(artifacts), Stats, cancel);
             // libFuzzer ends a round at its first crash or timeout; anything else is the budget.

@@ -53,7 +53,7 @@ sealed class Harness
         catalog.Create(targetId);
         _profile = Profile.Resolve(args[1], args[2]);
         _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue));
-        _crash = Environment.GetEnvironmentVariable("VFIO_FUZZ_ONLY_SIGNATURE") is { Length: > 0 } only
+        _crash = Environment.GetEnvironmentVariable(CrashRule.OnlySignatureVariable) is { Length: > 0 } only
             ? CrashRule.Only(only)
             : CrashRule.Unknown((args.Length == 4 ? args[3].Split(',', StringSplitOptions.RemoveEmptyEntries) : [])
                 .Concat(_runner.Run(FuzzProgram.Empty).Signatures));

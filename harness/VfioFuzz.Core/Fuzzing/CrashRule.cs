@@ -9,6 +9,9 @@ namespace VfioFuzz.Fuzzing;
 /// </summary>
 public sealed class CrashRule
 {
+    /// <summary>The driver's environment variable naming the one signature to crash on.</summary>
+    public const string OnlySignatureVariable = "VFIO_FUZZ_ONLY_SIGNATURE";
+
     readonly HashSet<string> _known;
     readonly string? _only;
 
