@@ -73,7 +73,7 @@ public sealed class World
                 if (bar.GrownMmap is { } grown)
                     Host.Adopt(grown, Host[bar.Mmap].Va, Host[bar.Mmap].Fd, Host[bar.Mmap].FdOffset);
             }
-        _iommuView = new FlatViewPainter().Paint([new Placement(Viommu.Region, 0)]);
+        _iommuView = FlatView.Render([new Placement(Viommu.Region, 0)]);
         Boot();
         _bootView = View;
     }

@@ -24,8 +24,8 @@ public sealed class FlatView
 
     internal FlatView(ImmutableArray<Section> sections) => Sections = sections;
 
-    /// <summary>Renders placements with a painter of its own (a World keeps one painter and
-    /// reuses it: see <see cref="FlatViewPainter"/>).</summary>
+    /// <summary>Renders placements with a painter of its own (a World renders after every
+    /// change through its <see cref="FlatViewCache"/>, which keeps one painter).</summary>
     public static FlatView Render(IReadOnlyList<Placement> renderOrder) => new FlatViewPainter().Paint(renderOrder);
 
     /// <summary>Whether <paramref name="other"/> has exactly these sections. Regions are
