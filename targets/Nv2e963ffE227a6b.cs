@@ -14,7 +14,8 @@ public class Nv2e963ffE227a6b : VfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-2e963ff+e227a6b", "nvidia_stable-11.0", ["2e963ffd374c", "e227a6bc56af"],
-        "Generic skip flag honoured on add only; CXL mmap subregions marked skip.");
+        "Generic skip flag honoured on add only; CXL mmap subregions marked skip.",
+        TargetKind.Commit, "NVIDIA PR #24 (2026-06-16, closed), from its description and first review comment; diffs not found (nvidia-tree.md)");
 
     /// <summary>memory_region_skip_iommu_map: only ram_device regions honour the flag, and
     /// e227a6b sets it on the CXL region's mmaps.</summary>

@@ -13,7 +13,8 @@ public sealed class Nv2e963ffNotify : Nv2e963ffE227a6b
 {
     public override Listener.TargetInfo Info { get; } = new(
         "nv-2e963ff-notify", "nvidia_stable-11.0", ["2e963ffd374c", "e227a6bc56af"],
-        "2e963ff+e227a6b with the skip flag also honoured on vIOMMU MAP notifications (unmap cannot be filtered).");
+        "2e963ff+e227a6b with the skip flag also honoured on vIOMMU MAP notifications (unmap cannot be filtered).",
+        Listener.TargetKind.Proposal, "the PR #24 review question about vIOMMU notifications; no commit implements it");
 
     protected override bool SkipNotifyMap(in Section target, ulong iova, ulong size)
     {

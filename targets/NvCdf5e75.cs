@@ -12,5 +12,6 @@ public sealed class NvCdf5e75 : VfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-cdf5e75", "nvidia_stable-11.0", ["d814a45f7639", "cdf5e75"],
-        "Revert of d814a45: every ram_device mapped, including CXL DPA.");
+        "Revert of d814a45: every ram_device mapped, including CXL DPA.",
+        TargetKind.Commit, "NVIDIA PR #26 (2026-06-23), the revert of d814a45 (nvidia-tree.md)");
 }

@@ -14,7 +14,8 @@ public sealed class NvD814a45 : VfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-d814a45", "nvidia_stable-11.0", ["d814a45f7639"],
-        "Skips dma_map for every VFIO-owned ram_device section; region_del unchanged.");
+        "Skips dma_map for every VFIO-owned ram_device section; region_del unchanged.",
+        TargetKind.Commit, "NVIDIA PR #17, merged 2026-05-28 into nvidia_unstable-10.1 (nvidia-tree.md); gated as a pick onto nvidia_stable-11.0");
 
     protected override bool SkipDmaMap(in Section s, ulong iova, UInt128 llsize)
     {

@@ -16,8 +16,9 @@ public sealed class ProposedDeferUnmap : VfioListener
     readonly List<(string Device, ulong Iova, UInt128 Size)> _deferred = [];
 
     public override TargetInfo Info { get; } = new(
-        "proposed-defer-unmap", "proposal", ["defer-unmap-rfc"],
-        "Maps everything; defers the unmap of a resetting device's ATS-reachable ranges until init-done.");
+        "proposed-defer-unmap", "unknown", ["d814a45f7639", "cdf5e75"],
+        "Maps everything; defers the unmap of a resetting device's ATS-reachable ranges until init-done.",
+        TargetKind.Proposal, "the fix PR #26 proposes on top of its revert (keep the map, defer the unmap while the device is in init/reset); no commit implements it");
 
     protected override void DmaUnmap(in Section s, ulong iova, UInt128 llsize)
     {

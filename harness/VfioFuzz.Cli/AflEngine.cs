@@ -16,7 +16,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
 
     public string? Prepare() => DebianTool.Ensure("afl-fuzz", () => DebianTool.OnPath("afl-fuzz"), "afl++") ?? build.PrepareDriver();
 
-    public void Run(EngineRun run, CancellationToken cancel)
+    public EngineOutcome Run(EngineRun run, CancellationToken cancel)
     {
         string outDir = OutputDir(run);
         string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
@@ -53,6 +53,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
             new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
                 .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);
         run.Progress.Print($"{Stats()} (log: {Path.Combine(outDir, "afl-fuzz.log")})");
+        return new EngineOutcome(Math.Max(FinalStats(outDir).Execs, PlotStats(outDir).Execs), seed);
     }
 
     public string OutputDir(EngineRun run) => Path.Combine(build.WorkDir, "afl", run.Slug);
@@ -84,18 +85,35 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
                 .SelectMany(d => Directory.EnumerateFiles(d, "id:*"))
             : [];
 
-    /// <summary>Corpus, crashes and hangs are counted live from AFL++'s folders; execs come
-    /// from fuzzer_stats, which AFL++ rewrites only every minute.</summary>
+    /// <summary>Corpus, crashes and hangs are counted live from AFL++'s folders; execs and
+    /// exec/s from the last line of each instance's plot_data, which AFL++ appends every 5 s
+    /// (fuzzer_stats is rewritten only every minute, so it showed `exec/s: 0` for a minute).</summary>
     static string AflStats(string outDir)
+    {
+        var (execs, perSecond) = PlotStats(outDir);
+        return $"#{execs} exec/s: {perSecond:0} corpus: {InstanceFiles(outDir, "queue").Count()} " +
+               $"crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
+    }
+
+    /// <summary>Total executions and exec/s over all instances, from plot_data's newest row
+    /// (columns found by name in its `# relative_time, ..., execs_per_sec, total_execs, ...` header).</summary>
+    public static (long Execs, double PerSecond) PlotStats(string outDir)
     {
         long execs = 0;
         double perSecond = 0;
-        foreach (var (key, value) in StatsLines(outDir))
+        if (!Directory.Exists(outDir)) return (0, 0);
+        foreach (var plot in Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, "plot_data")).Where(File.Exists))
         {
-            if (key == "execs_done" && long.TryParse(value, out var e)) execs += e;
-            if (key == "execs_per_sec" && double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var s)) perSecond += s;
+            string[] lines;
+            try { lines = File.ReadAllLines(plot); }
+            catch (IOException) { continue; }   // being appended to: the next update reads it
+            if (lines.Length < 2 || !lines[0].StartsWith('#')) continue;
+            var header = lines[0].TrimStart('#').Split(',', StringSplitOptions.TrimEntries);
+            var row = lines[^1].Split(',', StringSplitOptions.TrimEntries);
+            int total = Array.IndexOf(header, "total_execs"), rate = Array.IndexOf(header, "execs_per_sec");
+            if (total >= 0 && total < row.Length && long.TryParse(row[total], out var e)) execs += e;
+            if (rate >= 0 && rate < row.Length && double.TryParse(row[rate], System.Globalization.CultureInfo.InvariantCulture, out var r)) perSecond += r;
         }
-        return $"#{execs} exec/s: {perSecond:0} (stats every 60s) corpus: {InstanceFiles(outDir, "queue").Count()} " +
-               $"crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
+        return (execs, perSecond);
     }
 }

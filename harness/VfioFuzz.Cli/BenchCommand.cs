@@ -6,6 +6,7 @@ using VfioFuzz.Corpus;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Iommufd;
 using VfioFuzz.Programs;
+using VfioFuzz.Reports;
 using VfioFuzz.Running;
 
 namespace VfioFuzz.Cli;
@@ -42,7 +43,7 @@ static class BenchCommand
         var only = onlyText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         if (only.FirstOrDefault(s => !Sections.Contains(s)) is { } unknown) return Cli.Fail($"--only: unknown section '{unknown}' (exec, afl, ttff, ioctl)");
         if (runs < 1) return Cli.Fail($"--runs {runs}: must be at least 1");
-        if (!Duration.TryParse(ttffBudgetText, out var ttffBudget)) return Cli.Fail($"--ttff-budget '{ttffBudgetText}' is not a duration (e.g. 30s, 2m)");
+        if (!Duration.TryParse(ttffBudgetText, out var ttffBudget, out var durationProblem)) return Cli.Fail($"--ttff-budget {durationProblem}");
         if (quick) (runs, ttffBudget) = (1, TimeSpan.FromSeconds(5));
         string? root = FuzzDriverBuild.FindRepoRoot();
         if (root is null && (only.Contains("afl") || only.Contains("ttff") || only.Contains("ioctl")))
@@ -65,7 +66,7 @@ static class BenchCommand
         foreach (var f in figures)
             Console.WriteLine($"{f.Name,-58} {f.Value,-26} {(f.Ratio is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-"),8}  {f.Target,-24} {f.Verdict}" +
                               (f.Note.Length > 0 ? $"\n    {f.Note}" : "") + $"\n    baseline: {f.Baseline}");
-        string path = Path.Combine(reportsDir, $"{Cli.RunId("bench")}.yaml");
+        string path = Path.Combine(reportsDir, $"{RunIds.Claim(reportsDir, RunIds.Stamp("bench"), ".yaml")}.yaml");
         BenchFigure.Save(path, "vfio-fuzz bench " + (quick ? "--quick " : "") + $"--only {string.Join(",", only)} --runs {runs}", figures);
         Console.WriteLine($"report: {path}");
         return Cli.Ok;

@@ -37,8 +37,9 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             }
             while (processes.Any(p => !p.HasExited))
             {
-                // A grace period past the deadline lets the engine stop itself and save stats.
-                if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10) || run.FirstFindingReached)
+                // A short grace period past the deadline lets the engine stop itself and save
+                // stats; the command's budget (CampaignPlan) keeps a reserve for it.
+                if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(3) || run.FirstFindingReached)
                 {
                     foreach (var p in processes.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
                     TriageNew(crashFiles);
@@ -74,10 +75,7 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             run.Triage.Consider(ProgramDecoder.Decode(File.ReadAllBytes(file), run.Profile));
             var saved = File.GetLastWriteTimeUtc(file);
             foreach (var f in run.Triage.Findings.Skip(before))
-            {
                 run.FirstSaved.TryAdd(f.Finding.Signature, (saved, file));
-                run.Progress.Print($"[{run.TargetId}] {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
-            }
         }
     }
 

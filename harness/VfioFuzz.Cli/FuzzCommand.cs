@@ -31,25 +31,27 @@ static class FuzzCommand
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
-        var duration = new Option<string>("--duration") { Description = "budget per target: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
+        var duration = new Option<string>("--duration") { Description = "the whole command's wall-clock budget, shared by the targets: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
+        var perTarget = new Option<bool>("--per-target") { Description = "--duration is each target's budget instead (the command takes about that times the rounds)" };
         var seed = new Option<ulong?>("--seed") { Description = "inprocess: generator seed; afl: AFL++'s -s (instance i gets seed+i); default: from the clock, printed" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, seed, findings, reports };
+            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
+            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
         return cmd;
     }
 
     static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, int jobs, bool nightly, bool untilFirst, bool resume,
-        string durationText, ulong? seedOption, string findingsDir, string reportsDir)
+        string durationText, bool perTarget, ulong? seedOption, string findingsDir, string reportsDir)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
         if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
+        if (engineName is not ("afl" or "libfuzzer" or "inprocess")) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, inprocess)");
         if (!BackendOption.TryFactory(backendSpec, out var backendFactory, out var backendError)) return Cli.Fail(backendError!);
         if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
-        if (!Duration.TryParse(durationText, out var budget)) return Cli.Fail($"--duration '{durationText}' is not a duration (e.g. 90, 90s, 10m, 1h)");
+        if (!Duration.TryParse(durationText, out var budget, out var durationProblem)) return Cli.Fail($"--duration {durationProblem}");
         Profile profile;
         IReadOnlyList<string> targetIds;
         try
@@ -58,6 +60,9 @@ static class FuzzCommand
             targetIds = Cli.Catalog.Select(targetSpec);
         }
         catch (ArgumentException e) { return Cli.Fail(e.Message); }
+        // Both are written to during the run: say now, not after an hour, that they cannot be.
+        OutputFolder.EnsureWritable(reportsDir, "--reports");
+        OutputFolder.EnsureWritable(findingsDir, "--findings");
 
         IFuzzEngine? engine = null;
         if (engineName != "inprocess")
@@ -65,70 +70,124 @@ static class FuzzCommand
             string? root = FuzzDriverBuild.FindRepoRoot();
             if (root is null) return Cli.Fail($"the {engineName} engine builds the driver from the repository: run it inside a vfio-fuzz checkout");
             var build = new FuzzDriverBuild(root);
-            engine = engineName switch
-            {
-                "afl" => new AflEngine(build),
-                "libfuzzer" => new LibFuzzerEngine(build),
-                _ => null,
-            };
-            if (engine is null) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, inprocess)");
+            engine = engineName == "afl" ? new AflEngine(build) : new LibFuzzerEngine(build);
             if (engine.Prepare() is { } error) return Cli.Fail(error);
         }
         ulong seed = seedOption ?? (ulong)DateTime.UtcNow.Ticks;
         int parallel = Math.Min(jobs, targetIds.Count), instances = Math.Max(1, jobs / parallel);
-        Console.WriteLine($"fuzz: engine {engine?.Name ?? "inprocess"}, profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), " +
-                          $"{(engine is null ? $"seed {seed}, " : "")}{budget.TotalSeconds:0}s per target, {parallel} campaign(s) at a time" +
-                          (engine is null ? "" : $", {instances} engine instance(s) each"));
+        var plan = new CampaignPlan(budget, perTarget, targetIds.Count, parallel, engine is null ? TimeSpan.Zero : CampaignPlan.EngineMinimum);
+        Console.WriteLine($"fuzz plan: {targetIds.Count} target(s) ({string.Join(", ", targetIds)})");
+        Console.WriteLine($"  engine {engine?.Name ?? "inprocess"}{(engine is null ? $" (seed {seed})" : $", {instances} engine instance(s) per campaign")}, " +
+                          $"profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), backend {backendSpec}");
+        Console.WriteLine($"  budget {plan.Describe()}");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 
         var store = new FindingStore(findingsDir);
-        string runId = nightly ? DateTime.UtcNow.ToString("yyyy-MM-dd") : Cli.RunId("fuzz");
-        var results = new (string Target, IReadOnlyList<CampaignFinding> Found, bool Complete)[targetIds.Count];
+        string runId = RunIds.Claim(reportsDir, nightly ? DateTime.UtcNow.ToString("yyyy-MM-dd") : RunIds.Stamp("fuzz"));
+        var results = new CampaignResult[targetIds.Count];
         Parallel.For(0, targetIds.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
         {
             string id = targetIds[i];
-            if (cancel.IsCancellationRequested) { results[i] = (id, [], false); return; }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            if (cancel.IsCancellationRequested) { results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, null, null); return; }
+            var slice = plan.NextSlice();
             var progress = ProgressLine.For(parallel);
-            IReadOnlyList<CampaignFinding> found;
-            if (engine is not null)
+            void Recorded(CampaignFinding f) =>
+                progress.Print($"[{id}] {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
+            IReadOnlyList<CampaignFinding> found = [];
+            long execs = 0;
+            ulong? seedUsed = null;
+            string? report = null, error = null;
+            try
             {
-                var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name);
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                var run = new EngineRun(id, profile, budget, resume, instances, store, triage, progress, untilFirst, Seed: seedOption);
-                engine.Run(run, cancel.Token);
-                if (untilFirst)
-                    progress.Print(run.FirstFindingReached
-                        ? $"[{id}] time-to-first-finding: {clock.Elapsed.TotalSeconds:0.00}s ({triage.Findings.First(f => !f.Known).Finding.Signature})"
-                        : $"[{id}] time-to-first-finding: none within {budget.TotalSeconds:0}s");
-                found = triage.Findings;
+                if (engine is not null)
+                {
+                    var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name) { Recorded = Recorded };
+                    var run = new EngineRun(id, profile, slice, resume, instances, store, triage, progress, untilFirst, Seed: seedOption);
+                    try
+                    {
+                        (execs, var engineSeed) = engine.Run(run, cancel.Token);
+                        seedUsed = engineSeed;
+                    }
+                    finally { found = triage.Findings; }
+                    if (untilFirst)
+                        progress.Print(run.FirstFindingReached
+                            ? $"[{id}] time-to-first-finding: {clock.Elapsed.TotalSeconds:0.00}s ({triage.Findings.First(f => !f.Known).Finding.Signature})"
+                            : $"[{id}] time-to-first-finding: none within {slice.TotalSeconds:0}s");
+                }
+                else
+                {
+                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backendFactory), Recorded);
+                    try
+                    {
+                        var stats = campaign.Run(seed, slice, s => progress.Update(s.Line()), cancel.Token);
+                        progress.Print(stats.Line());
+                        execs = stats.Execs;
+                        seedUsed = seed;
+                    }
+                    finally { found = campaign.Findings; }
+                }
             }
-            else found = RunInProcess(profile, id, store, seed, budget, progress, backendFactory, cancel.Token);
-            bool complete = !cancel.IsCancellationRequested;
-            WriteReport(reportsDir, runId, id, engine is null ? seed : null, found, complete, backendSpec);
-            results[i] = (id, found, complete);
+            catch (Exception e)
+            {
+                // One target's failure is reported and the others still run.
+                error = ExitContract.Describe(e);
+                progress.Print($"[{id}] ERROR: {error}");
+            }
+            bool complete = !cancel.IsCancellationRequested && error is null;
+            try { report = WriteReport(reportsDir, runId, id, seedUsed, found, complete, backendSpec); }
+            catch (Exception e) when (error is null) { error = ExitContract.Describe(e); }
+            results[i] = new CampaignResult(id, found, execs, seedUsed, complete, clock.Elapsed, report, error);
         });
-        foreach (var (id, found, _) in results)
-            foreach (var f in found)
-                Console.WriteLine($"  {id}: {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
+
+        PrintSummary(results);
         if (nightly) WriteSummary(Path.Combine(reportsDir, runId, "summary.yaml"), profile, results);
         if (cancel.IsCancellationRequested) Console.WriteLine("fuzz: interrupted; reproducers so far are saved, reports are marked complete: false");
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
+        if (results.FirstOrDefault(r => r.Error is not null) is { } failed)
+            return Cli.Fail($"{results.Count(r => r.Error is not null)} of {results.Length} campaign(s) failed; first: {failed.Target}: {failed.Error}",
+                failed.Error!.Contains("stack trace in ") ? Cli.InternalError : Cli.InputError);
         return results.Sum(r => r.Found.Count(f => !f.Known)) > 0 ? Cli.Findings : Cli.Ok;
+    }
+
+    /// <summary>One campaign's outcome, as the summary table and the nightly summary show it.</summary>
+    sealed record CampaignResult(string Target, IReadOnlyList<CampaignFinding> Found, long Execs, ulong? Seed, bool Complete, TimeSpan Time,
+        string? Report, string? Error)
+    {
+        public int New => Found.Count(f => !f.Known);
+        public int Known => Found.Count(f => f.Known);
+    }
+
+    static void PrintSummary(CampaignResult[] results)
+    {
+        int width = Math.Max(6, results.Max(r => r.Target.Length)) + 2;
+        Console.WriteLine();
+        Console.WriteLine($"{"target".PadRight(width)}{"execs",12} {"new",4} {"known",5} {"time",7}  {"status",-11} report");
+        foreach (var r in results)
+            Console.WriteLine($"{r.Target.PadRight(width)}{r.Execs,12} {r.New,4} {r.Known,5} {CampaignPlan.Seconds(r.Time),7}  " +
+                              $"{(r.Error is not null ? "ERROR" : r.Complete ? "complete" : "interrupted"),-11} {r.Report ?? "-"}");
+        foreach (var r in results)
+            foreach (var f in r.Found)
+                Console.WriteLine($"  {r.Target}: {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}");
     }
 
     /// <summary>The nightly summary: per target, the signatures found new this night and the
     /// ones already in the corpus.</summary>
-    static void WriteSummary(string path, Profile profile, (string Target, IReadOnlyList<CampaignFinding> Found, bool Complete)[] summary)
+    static void WriteSummary(string path, Profile profile, CampaignResult[] summary)
     {
         var targets = new YamlMappingNode();
-        foreach (var (target, found, complete) in summary)
-            targets.Add(target, new YamlMappingNode
+        foreach (var r in summary)
+            targets.Add(r.Target, new YamlMappingNode
             {
-                { "complete", complete ? "true" : "false" },
-                { "new", new YamlSequenceNode(found.Where(f => !f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
-                { "known", new YamlSequenceNode(found.Where(f => f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
+                { "complete", r.Complete ? "true" : "false" },
+                { "execs", r.Execs.ToString() },
+                { "seed", r.Seed?.ToString() ?? "none" },
+                { "error", r.Error ?? "none" },
+                { "new", new YamlSequenceNode(r.Found.Where(f => !f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
+                { "known", new YamlSequenceNode(r.Found.Where(f => f.Known).Select(f => new YamlScalarNode(f.Finding.Signature))) },
+                { "by-kind", ReportWriter.ByKind(r.Found.Select(f => f.Finding)) },
             });
         var root = new YamlMappingNode
         {
@@ -138,26 +197,15 @@ static class FuzzCommand
             { "targets", targets },
         };
         AtomicFile.WriteAllText(path, YamlFields.Save(root));
-        Console.WriteLine("nightly summary:");
-        foreach (var (target, found, _) in summary)
-            Console.WriteLine($"  {target,-22} new {found.Count(f => !f.Known)}  known {found.Count(f => f.Known)}");
-    }
-
-    static IReadOnlyList<CampaignFinding> RunInProcess(Profile profile, string id, FindingStore store, ulong seed, TimeSpan budget,
-        ProgressLine progress, Func<Profile, HostMemory, IIoas>? backend, CancellationToken cancel)
-    {
-        var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backend));
-        var stats = campaign.Run(seed, budget, s => progress.Update(s.Line()), cancel);
-        progress.Print(stats.Line());
-        return campaign.Findings;
+        Console.WriteLine($"nightly summary: {path}");
     }
 
     /// <summary>The report replays each saved reproducer with a trace, so every finding in it
     /// comes with the program that causes it.</summary>
-    static void WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend)
+    static string WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend)
     {
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
         var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true));
-        ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete);
+        return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete);
     }
 }

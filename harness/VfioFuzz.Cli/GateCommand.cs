@@ -28,7 +28,7 @@ static class GateCommand
 
     static int Run(string patchArg, string branch, string? baseTarget, string fuzzText, ulong seed, string? seriesPath, string reportsDir, string findingsDir)
     {
-        if (!Duration.TryParse(fuzzText, out var budget)) return Cli.Fail($"--fuzz '{fuzzText}' is not a duration (e.g. 30s, 5m)");
+        if (!Duration.TryParse(fuzzText, out var budget, out var durationProblem)) return Cli.Fail($"--fuzz {durationProblem}");
         seriesPath ??= Path.Combine("patches-under-test", branch, "series.yaml");
         Series series;
         IReadOnlyList<Patch> patches;

@@ -14,8 +14,12 @@ interface IFuzzEngine
 
     /// <summary>Fuzzes for the budget (or until cancelled), triaging every crash it saves as
     /// soon as it appears, so a killed campaign has already saved its reproducers.</summary>
-    void Run(EngineRun run, CancellationToken cancel);
+    EngineOutcome Run(EngineRun run, CancellationToken cancel);
 }
+
+/// <summary>What an engine campaign did: its executions and the seed it actually used (the
+/// one to pass back with --seed to rerun it; instance i of several used seed + i).</summary>
+sealed record EngineOutcome(long Execs, ulong Seed);
 
 /// <summary>One engine campaign: the target, its budget, how many engine instances, where
 /// findings go, and whether to stop at the first new signature (time-to-first-finding runs),

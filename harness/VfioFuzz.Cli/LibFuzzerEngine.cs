@@ -17,7 +17,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
 
     public string? Prepare() => build.PrepareDriver() ?? build.PrepareBridge();
 
-    public void Run(EngineRun run, CancellationToken cancel)
+    public EngineOutcome Run(EngineRun run, CancellationToken cancel)
     {
         string dir = Path.Combine(build.WorkDir, "libfuzzer", run.Slug);
         string corpus = Path.Combine(dir, "corpus"), artifacts = Path.Combine(dir, "artifacts") + "/";
@@ -35,11 +35,14 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         run.Triage.Consider(FuzzProgram.Empty);
         var supervisor = new EngineSupervisor(run, Path.Combine(dir, "libfuzzer.log")) { OnOutput = stats.Parse };
         var deadline = DateTime.UtcNow + run.Budget;
+        // libFuzzer's -seed (round r uses seed + r), chosen here so the report can name it.
+        ulong seed = run.Seed ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
+        Console.WriteLine($"[{run.TargetId}] libfuzzer: seed {seed}");
         for (int round = 0; !cancel.IsCancellationRequested && !run.FirstFindingReached && DateTime.UtcNow < deadline - TimeSpan.FromSeconds(1); round++)
         {
             var known = run.Store.KnownSignatures(run.TargetId).Concat(run.Triage.Findings.Select(f => f.Finding.Signature)).Distinct();
             var psi = new ProcessStartInfo(build.Bridge);
-            foreach (var a in new[] { "-max_len=" + ProgramDecoder.MaxInputBytes, "-timeout=5", "-print_final_stats=1",
+            foreach (var a in new[] { "-max_len=" + ProgramDecoder.MaxInputBytes, "-timeout=5", "-print_final_stats=1", $"-seed={(uint)(seed + (ulong)round)}",
                          $"-max_total_time={(int)Math.Max(1, (deadline - DateTime.UtcNow).TotalSeconds)}", $"-artifact_prefix={artifacts}" })
                 psi.ArgumentList.Add(a);
             if (run.Instances > 1) psi.ArgumentList.Add($"-fork={run.Instances}");
@@ -55,6 +58,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             if (round >= 1000) break;   // a target that crashes on every input, e.g. a wedged driver
         }
         run.Progress.Print($"{Stats()} (log: {Path.Combine(dir, "libfuzzer.log")})");
+        return new EngineOutcome(stats.Execs, seed);
     }
 
     /// <summary>The numbers of libFuzzer's status lines (`#N NEW cov: C ft: F corp: K/B exec/s: E`),
@@ -94,6 +98,11 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             int start = at + key.Length, end = start;
             while (end < line.Length && char.IsAsciiDigit(line[end])) end++;
             return end > start ? long.Parse(line.AsSpan(start, end - start)) : null;
+        }
+
+        public long Execs
+        {
+            get { lock (this) return _previousRounds + _round; }
         }
 
         public string Line()

@@ -42,7 +42,7 @@ static class ReplayCommand
         var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory));
         PrintMatrix(entries, targetIds, cells);
 
-        string runId = Cli.RunId("replay");
+        string runId = RunIds.Claim(reportsDir, RunIds.Stamp("replay"));
         foreach (var id in targetIds)
             ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id));
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");

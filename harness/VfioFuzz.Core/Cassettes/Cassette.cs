@@ -22,4 +22,4 @@ public sealed record Cassette(string Path, string Kernel, string Machine, string
 }
 
 /// <summary>The run asked something the recording does not have.</summary>
-public sealed class CassetteDivergenceException(string message) : Exception(message);
+public sealed class CassetteDivergenceException(string message) : InputException(message);

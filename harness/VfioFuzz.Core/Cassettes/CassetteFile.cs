@@ -12,9 +12,7 @@ public static class CassetteFile
 {
     public static Cassette Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new YamlFormatException(path, 1, $"cannot read: {e.Message}"); }
+        string text = InputFile.ReadAllText(path);
         var f = new YamlFields(path);
         var root = f.Mapping(YamlFields.Parse(path, text), "a cassette");
         f.OnlyKeys(root, "a cassette", "schema", "kernel", "machine", "backend", "recorded", "sessions");

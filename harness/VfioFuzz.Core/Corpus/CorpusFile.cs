@@ -18,9 +18,7 @@ public static class CorpusFile
 
     public static CorpusEntry Load(string path, IReadOnlyCollection<string>? knownTargets = null)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new YamlFormatException(path, 1, $"cannot read: {e.Message}"); }
+        string text = InputFile.ReadAllText(path);
         return Parse(path, text, knownTargets);
     }
 
@@ -64,10 +62,7 @@ public static class CorpusFile
         foreach (var item in f.Sequence(value, "an expectation (pass, or a list of signatures)").Children)
         {
             string sig = f.Scalar(item, "a signature");
-            string kind = sig.Split(':')[0];
-            if (kind is not (FindingKinds.AsymmetricUnmap or FindingKinds.MissingStage2 or FindingKinds.Timeout
-                or FindingKinds.Crash or FindingKinds.UnexpectedErrno) || !sig.Contains(':'))
-                throw f.Error(item, $"'{sig}' is not a finding signature (kind:detail, kinds: asymmetric-unmap, missing-stage2, timeout, crash, unexpected-errno)");
+            if (FindingKinds.Problem(sig) is { } problem) throw f.Error(item, problem);
             set.Add(sig);
         }
         return set.ToImmutable();

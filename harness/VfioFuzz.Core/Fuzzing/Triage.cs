@@ -19,6 +19,10 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
 
     public List<CampaignFinding> Findings { get; } = [];
 
+    /// <summary>Told of every finding as it is recorded (new or known, boot-time included),
+    /// so each engine's output shows it the same way.</summary>
+    public Action<CampaignFinding>? Recorded { get; init; }
+
     /// <summary>Runs a program and records each signature seen for the first time in this campaign.</summary>
     public void Consider(FuzzProgram program) => Consider(program, runner.Run(program));
 
@@ -26,7 +30,12 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
     public void Consider(FuzzProgram program, RunResult result)
     {
         foreach (var f in result.Findings)
-            if (_seen.Add(f.Signature)) Findings.Add(Record(program, f));
+            if (_seen.Add(f.Signature))
+            {
+                var recorded = Record(program, f);
+                Findings.Add(recorded);
+                Recorded?.Invoke(recorded);
+            }
     }
 
     CampaignFinding Record(FuzzProgram program, Finding f)

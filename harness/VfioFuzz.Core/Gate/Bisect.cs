@@ -11,7 +11,7 @@ public sealed record BisectStep(SeriesCommit? Commit, string Target, bool Bad, I
 public sealed record BisectResult(SeriesCommit? FirstBad, IReadOnlyList<BisectStep> Steps, string Good, string Bad);
 
 /// <summary>A bisect that cannot start: good is not good, or bad is not bad.</summary>
-public sealed class BisectUsageException(string message) : Exception(message);
+public sealed class BisectUsageException(string message) : InputException(message);
 
 /// <summary>
 /// `git bisect run` over a series with a corpus entry as the test: each commit's tree is its

@@ -41,8 +41,6 @@ public sealed record GateOptions(string CorpusDir, TimeSpan FuzzBudget, ulong Se
 /// </summary>
 public static class GateRun
 {
-    static readonly string[] Families = [FindingKinds.AsymmetricUnmap, FindingKinds.MissingStage2, FindingKinds.Timeout, FindingKinds.Crash, FindingKinds.UnexpectedErrno, FindingKinds.DirtyLost];
-
     public static GateResult Run(Patch patch, Series series, TargetCatalog catalog, GateOptions options)
     {
         var checks = new List<GateCheck>();
@@ -65,7 +63,7 @@ public static class GateRun
             var mine = Run(entry, target!, catalog).Signatures.ToHashSet();
             var theirs = Run(entry, baseTarget, catalog).Signatures.ToHashSet();
             foreach (var sig in mine.Except(theirs).Order(StringComparer.Ordinal))
-                regressions.Add(new GateRegression(sig, Kind(sig), $"corpus entry {entry.Id}", path));
+                regressions.Add(new GateRegression(sig, FindingKinds.KindOf(sig), $"corpus entry {entry.Id}", path));
             if (mine.Count == 0 && theirs.Count > 0) fixes.Add(new GateFix(entry.Id, theirs));
         }
 
@@ -82,7 +80,7 @@ public static class GateRun
                 regressions.Add(new GateRegression(f.Finding.Signature, f.Finding.Kind, $"fuzzing ({stats.Execs} programs, seed {options.Seed})", f.ReproducerPath));
         }
 
-        foreach (var family in Families)
+        foreach (var family in FindingKinds.All)
         {
             var mine = regressions.Where(r => r.Kind == family).ToArray();
             checks.Add(new GateCheck($"no-new-{family}", mine.Length == 0, mine.Length == 0
@@ -130,6 +128,4 @@ public static class GateRun
         }
         return new GateCheck("cassette-replay", true, $"{replayed} cassette session(s) of {target} replayed without divergence");
     }
-
-    static string Kind(string signature) => signature.Split(':')[0];
 }

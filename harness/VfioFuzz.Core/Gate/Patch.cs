@@ -11,7 +11,7 @@ public sealed record Patch(string Path, int Line, string CommitSha, string Autho
     IReadOnlyList<string> Trailers, string Diff);
 
 /// <summary>A patch file that cannot be used, with file:line.</summary>
-public sealed class PatchFormatException(string path, int line, string problem) : Exception($"{path}:{line}: {problem}");
+public sealed class PatchFormatException(string path, int line, string problem) : InputException($"{path}:{line}: {problem}");
 
 /// <summary>
 /// Reads `git format-patch` output (one or more patches in mbox form; CRLF line ends and
@@ -23,9 +23,7 @@ public static partial class PatchMbox
 {
     public static IReadOnlyList<Patch> Parse(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new PatchFormatException(path, 1, $"cannot read: {e.Message}"); }
+        byte[] bytes = InputFile.ReadAllBytes(path);
         if (!Encoding.ASCII.GetString(bytes, 0, Math.Min(5, bytes.Length)).Equals("From ", StringComparison.Ordinal))
             throw new PatchFormatException(path, 1, "not an mbox: `git format-patch` output starts with a \"From <sha> <date>\" line");
         var patches = new List<Patch>();

@@ -39,9 +39,7 @@ public sealed record Series(string Path, string Branch, string BaseTarget, Immut
 
     public static Series Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException e) { throw new YamlFormatException(path, 1, $"cannot read: {e.Message}"); }
+        string text = InputFile.ReadAllText(path);
         var f = new YamlFields(path);
         var root = f.Mapping(YamlFields.Parse(path, text), "a series");
         f.OnlyKeys(root, "a series", "branch", "base", "commits");

@@ -5,7 +5,7 @@ using VfioFuzz.Machine;
 namespace VfioFuzz.Iommufd;
 
 /// <summary>Why the real backend cannot start, as one line that says how to get access.</summary>
-public sealed class IommufdUnavailableException(string message) : Exception(message);
+public sealed class IommufdUnavailableException(string message) : InputException(message);
 
 /// <summary>
 /// The real backend: one IOAS on /dev/iommu through Tmds.LibC ioctls. Opens the device,

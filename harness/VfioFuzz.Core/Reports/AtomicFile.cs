@@ -1,21 +1,32 @@
 namespace VfioFuzz.Reports;
 
 /// <summary>Writes a file so readers see the old content or the new, never a torn one: a
-/// temporary file in the same folder, flushed, then renamed over the target.</summary>
+/// temporary file in the same folder, flushed, then renamed over the target. A target that
+/// cannot be written (a directory, an unwritable folder) is an input error naming it, and no
+/// temporary file is left behind.</summary>
 public static class AtomicFile
 {
     public static void WriteAllText(string path, string text)
     {
+        if (Directory.Exists(path)) throw new InputException($"{path}: is a directory; cannot write a file there");
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
+        string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
+        try
         {
-            writer.Write(text);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
+            Directory.CreateDirectory(dir);
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.Write(text);
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            throw new InputException($"{path}: cannot write: {e.Message}");
+        }
     }
 }

@@ -26,7 +26,8 @@ public static class ReportWriter
     {
         var programs = new YamlSequenceNode();
         bool anyFinding = false, allExpected = true;
-        foreach (var cell in cells)
+        var all = cells.ToArray();
+        foreach (var cell in all)
         {
             anyFinding |= !cell.Result.Clean;
             allExpected &= cell.AsExpected != false;
@@ -42,8 +43,10 @@ public static class ReportWriter
             { "target", new YamlMappingNode
                 {
                     { "id", target.Id },
+                    { "kind", target.KindName },
                     { "branch", target.Branch },
                     { "patches", new YamlSequenceNode(target.Patches.Select(p => new YamlScalarNode(p))) },
+                    { "provenance", target.Provenance },
                 } },
             { "backend", backend },
             { "seed", seed is { } s ? s.ToString() : "none" },
@@ -51,11 +54,23 @@ public static class ReportWriter
             { "complete", complete ? "true" : "false" },
             { "verdict", anyFinding ? "fail" : "pass" },
             { "expectations", allExpected ? "met" : "unmet" },
+            { "by-kind", ByKind(all.SelectMany(c => c.Result.Findings)) },
             { "programs", programs },
         };
         string path = Path.Combine(reportsDir, runId, $"{target.Id}.yaml");
         AtomicFile.WriteAllText(path, YamlFields.Save(root));
         return path;
+    }
+
+    /// <summary>Distinct signatures per finding kind, every kind listed (zeros included), so a
+    /// reader can compare runs kind by kind.</summary>
+    public static YamlMappingNode ByKind(IEnumerable<Finding> findings)
+    {
+        var signatures = findings.Select(f => f.Signature).Distinct().ToArray();
+        var node = new YamlMappingNode();
+        foreach (var kind in FindingKinds.All)
+            node.Add(kind, signatures.Count(s => FindingKinds.KindOf(s) == kind).ToString());
+        return node;
     }
 
     static YamlMappingNode ProgramNode(ReplayCell cell)

@@ -12,7 +12,7 @@ public sealed record TraceEventLine(int Line, string Name, string Args);
 public sealed record TraceReadResult(string Path, int LinesRead, IReadOnlyList<TraceEventLine> Events, int LinesSkipped);
 
 /// <summary>Why a file is not a trace at all (empty, binary, no event in it).</summary>
-public sealed class TraceFormatException(string message) : Exception(message);
+public sealed class TraceFormatException(string message) : InputException(message);
 
 /// <summary>
 /// Reads QEMU `-trace` output (log backend) in the shapes people paste: bare
@@ -25,9 +25,7 @@ public static partial class TraceReader
 {
     public static TraceReadResult Read(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new TraceFormatException($"{path}: cannot read: {e.Message}"); }
+        byte[] bytes = InputFile.ReadAllBytes(path);
         if (bytes.Length == 0) throw new TraceFormatException($"{path}: the file is empty");
         int control = bytes.Count(b => b == 0 || (b < 0x20 && b is not (byte)'\n' and not (byte)'\r' and not (byte)'\t'));
         if (control > 0) throw new TraceFormatException($"{path}: binary data ({control} control bytes), not a QEMU trace log");

@@ -78,7 +78,25 @@ public sealed class YamlFields(string file)
             throw new YamlFormatException(file, e.Start.Line, $"not valid YAML: {FirstLine(e.InnerException?.Message ?? e.Message)}");
         }
         if (stream.Documents.Count == 0) throw new YamlFormatException(file, 1, "the file is empty");
-        return stream.Documents[0].RootNode;
+        if (stream.Documents.Count > 1)
+            throw new YamlFormatException(file, stream.Documents[1].RootNode.Start.Line, "a second YAML document: one file holds one document");
+        var root = stream.Documents[0].RootNode;
+        RejectTags(file, root);
+        return root;
+    }
+
+    /// <summary>Every file we read is plain data: a tag (`!!python/object:...`, `!<tag:...>`)
+    /// asks a loader to build a type, which ours never does, so it is refused, not ignored.
+    /// Anchors and aliases would let one node stand in several places: refused too.</summary>
+    static void RejectTags(string file, YamlNode root)
+    {
+        foreach (var node in root.AllNodes)
+        {
+            if (!node.Tag.IsEmpty)
+                throw new YamlFormatException(file, node.Start.Line, $"YAML tag '{node.Tag}' is not allowed: these files are plain data");
+            if (!node.Anchor.IsEmpty)
+                throw new YamlFormatException(file, node.Start.Line, $"YAML anchor '&{node.Anchor}' is not allowed: these files are plain data");
+        }
     }
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();
