@@ -45,6 +45,7 @@ static class BenchCommand
         if (runs < 1) return Cli.Fail($"--runs {runs}: must be at least 1");
         if (!Duration.TryParse(ttffBudgetText, out var ttffBudget, out var durationProblem)) return Cli.Fail($"--ttff-budget {durationProblem}");
         if (quick) (runs, ttffBudget) = (1, TimeSpan.FromSeconds(5));
+        OutputFolder.EnsureWritable(reportsDir, "--reports");
         string? root = FuzzDriverBuild.FindRepoRoot();
         if (root is null && (only.Contains("afl") || only.Contains("ttff") || only.Contains("ioctl")))
             return Cli.Fail("bench runs AFL++ and the kernel lab from the repository: run it inside a vfio-fuzz checkout (or --only exec)");

@@ -27,7 +27,9 @@ static class ExitContract
             var root = Commands();
             var parse = root.Parse(args);
             if (UsageError(parse) is { } usage)
-                return Cli.Fail($"{usage} (vfio-fuzz {CommandPath(parse)} --help lists the options)");
+                return Cli.Fail(CommandPath(parse) is { Length: > 0 } path
+                    ? $"{usage} (vfio-fuzz {path} --help lists the options)"
+                    : $"{usage} (commands: {string.Join(", ", root.Subcommands.Select(c => c.Name))}; vfio-fuzz --help describes them)");
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e)
@@ -54,7 +56,8 @@ static class ExitContract
     /// unknown option (the parser hands `replay corpus --bogus` to the paths argument).</summary>
     static string? UsageError(ParseResult parse)
     {
-        foreach (var error in parse.Errors)
+        // An unknown word explains a missing command better than "command required" does.
+        foreach (var error in parse.Errors.OrderBy(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal) ? 0 : 1))
             return error.SymbolResult is OptionResult { Option: var option } result && result.Tokens.Count > 0 && error.Message.StartsWith("Cannot parse", StringComparison.Ordinal)
                 ? $"{option.Name}: '{result.Tokens[0].Value}' is not {Expected(option.ValueType)}"
                 : error.Message.TrimEnd('.');
@@ -85,11 +88,11 @@ static class ExitContract
 
     /// <summary>Input errors raised anywhere below (a bad file, a run that cannot start) are
     /// exit 2; anything else is our own failure: exit 3, stack trace in a log file.</summary>
-    static int Failed(Exception e, string[] args)
-    {
-        e = Unwrap(e);
-        return Cli.Fail(Describe(e, args), e is InputException ? Cli.InputError : Cli.InternalError);
-    }
+    static int Failed(Exception e, string[] args) => Cli.Fail(Describe(e, args), ExitCodeOf(e));
+
+    /// <summary>2 for bad input, 3 for anything else (an internal error wins over input errors
+    /// when several exceptions come back together).</summary>
+    public static int ExitCodeOf(Exception e) => Unwrap(e) is InputException ? Cli.InputError : Cli.InternalError;
 
     /// <summary>One line for an exception: an input error's own message, or for our own
     /// failure "internal error: ..." naming the log file its stack trace was written to.</summary>

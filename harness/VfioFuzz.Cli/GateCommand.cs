@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VfioFuzz.Gate;
+using VfioFuzz.Reports;
 using VfioFuzz.Yaml;
 
 namespace VfioFuzz.Cli;
@@ -30,6 +31,8 @@ static class GateCommand
     {
         if (!Duration.TryParse(fuzzText, out var budget, out var durationProblem)) return Cli.Fail($"--fuzz {durationProblem}");
         seriesPath ??= Path.Combine("patches-under-test", branch, "series.yaml");
+        OutputFolder.EnsureWritable(Path.Combine(reportsDir, "gate"), "--reports");
+        OutputFolder.EnsureWritable(findingsDir, "--findings");
         Series series;
         IReadOnlyList<Patch> patches;
         try

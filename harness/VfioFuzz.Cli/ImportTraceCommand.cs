@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VfioFuzz.Reports;
 using VfioFuzz.Traces;
 
 namespace VfioFuzz.Cli;
@@ -28,6 +29,8 @@ static class ImportTraceCommand
             try { Cli.Catalog.Select(targetId); }
             catch (ArgumentException e) { return Cli.Fail(e.Message); }
         }
+        string path = output ?? Path.Combine("corpus", "traces", Path.GetFileNameWithoutExtension(log) + ".yaml");
+        OutputFolder.EnsureWritableFile(path, "--out");
         ImportedTrace trace;
         try { trace = ImportedTrace.From(log); }
         catch (TraceFormatException e) { return Cli.Fail(e.Message); }
@@ -40,7 +43,6 @@ static class ImportTraceCommand
             Console.WriteLine($"FINDING {f.Signature} (lines {string.Join(", ", f.Lines)}): {f.Summary}");
         if (trace.Findings.Count == 0) Console.WriteLine("the recorded DMA stream passes every check");
 
-        string path = output ?? Path.Combine("corpus", "traces", Path.GetFileNameWithoutExtension(log) + ".yaml");
         trace.Save(path);
         Console.WriteLine($"saved: {path}");
 

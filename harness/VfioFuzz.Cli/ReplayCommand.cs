@@ -24,20 +24,33 @@ static class ReplayCommand
     static int Run(string[] paths, string targetSpec, string reportsDir, string backend)
     {
         if (!BackendOption.TryFactory(backend, out var factory, out var error)) return Cli.Fail(error!);
+        OutputFolder.EnsureWritable(reportsDir, "--reports");
         IReadOnlyList<string> targetIds;
-        List<CorpusEntry> entries = [];
+        List<string> files;
         try
         {
             targetIds = Cli.Catalog.Select(targetSpec);
-            var known = Cli.Catalog.Targets.Select(t => t.Id).ToArray();
-            foreach (var file in paths.SelectMany(CorpusFile.Find))
-                entries.Add(CorpusFile.Load(file, known));
+            files = paths.SelectMany(CorpusFile.Find).ToList();
         }
-        catch (Exception e) when (e is YamlFormatException or ArgumentException or FileNotFoundException)
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException)
         {
             return Cli.Fail(e.Message);
         }
-        if (entries.Count == 0) return Cli.Fail($"no corpus entries (*.yaml) under {string.Join(", ", paths)}");
+        // A file that does not load (a hand-edited finding, a truncated copy) is named on its
+        // own line and the rest still replays; the exit code then says input error.
+        var known = Cli.Catalog.Targets.Select(t => t.Id).ToArray();
+        List<CorpusEntry> entries = [];
+        int unreadable = 0;
+        foreach (var file in files)
+        {
+            try { entries.Add(CorpusFile.Load(file, known)); }
+            catch (InputException e)
+            {
+                Cli.Fail(e.Message);
+                unreadable++;
+            }
+        }
+        if (entries.Count == 0) return Cli.Fail($"no corpus entries (*.yaml) that load under {string.Join(", ", paths)}");
 
         var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory));
         PrintMatrix(entries, targetIds, cells);
@@ -46,6 +59,7 @@ static class ReplayCommand
         foreach (var id in targetIds)
             ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id));
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
+        if (unreadable > 0) return Cli.Fail($"{unreadable} corpus file(s) could not be loaded (named above); the other {entries.Count} were replayed");
         return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;
     }
 

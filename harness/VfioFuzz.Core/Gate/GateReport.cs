@@ -6,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace VfioFuzz.Gate;
 
 /// <summary>
-/// reports/gate/&lt;sha&gt;.yaml (schema vfio-fuzz/gate/1: verdict, every check, regressions with
+/// reports/gate/&lt;sha&gt;-&lt;UTC time&gt;.yaml, one per run (schema vfio-fuzz/gate/1: verdict, every check, regressions with
 /// reproducers, fixes, base and patch SHAs) and &lt;sha&gt;.junit.xml beside it, one test case per
 /// check, so GitLab, Jenkins and GitHub show per-check results. Both written atomically.
 /// </summary>
@@ -37,7 +37,9 @@ public static class GateReport
                 { { "entry", f.Entry }, { "base-signatures", new YamlSequenceNode(f.BaseSignatures.Select(s => new YamlScalarNode(s))) } })) },
             { "fuzz-programs", r.FuzzExecs.ToString() },
         };
-        string yaml = Path.Combine(dir, $"{sha}.yaml"), junit = Path.Combine(dir, $"{sha}.junit.xml");
+        // One pair of files per run: a later gate of the same pick never overwrites this verdict.
+        string id = RunIds.Claim(dir, RunIds.Stamp(sha), ".yaml");
+        string yaml = Path.Combine(dir, $"{id}.yaml"), junit = Path.Combine(dir, $"{id}.junit.xml");
         AtomicFile.WriteAllText(yaml, YamlFields.Save(root));
         AtomicFile.WriteAllText(junit, Junit(branch, r).ToString());
         return (yaml, junit);

@@ -93,7 +93,7 @@ public sealed class YamlFields(string file)
         foreach (var node in root.AllNodes)
         {
             if (!node.Tag.IsEmpty)
-                throw new YamlFormatException(file, node.Start.Line, $"YAML tag '{node.Tag}' is not allowed: these files are plain data");
+                throw new YamlFormatException(file, node.Start.Line, "a YAML tag (!...) is not allowed: these files are plain data");
             if (!node.Anchor.IsEmpty)
                 throw new YamlFormatException(file, node.Start.Line, $"YAML anchor '&{node.Anchor}' is not allowed: these files are plain data");
         }
