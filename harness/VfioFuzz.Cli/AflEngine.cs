@@ -29,23 +29,25 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] afl++: seed {seed}, {run.Instances} instance(s), {(canResume ? "resuming the previous queue" : $"{seedCount} seed(s) from corpus/seeds")}, output {outDir}");
 
         string known = string.Join(",", run.Store.KnownSignatures(run.TargetId));
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Slug));
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
         {
             var psi = new ProcessStartInfo("afl-fuzz");
-            foreach (var a in new[] { "-i", canResume ? "-" : seeds, "-o", outDir, i == 0 ? "-M" : "-S", i == 0 ? "main" : $"s{i}",
-                         "-m", "none", "-t", "5000", "-V", ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(),
-                         "-s", (seed + (ulong)i).ToString(),
-                         "--", "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known })
-                psi.ArgumentList.Add(a);
+            string[] args = ["-i", canResume ? "-" : seeds, "-o", outDir, i == 0 ? "-M" : "-S", i == 0 ? "main" : $"s{i}",
+                "-m", "none", "-t", "5000", "-V", ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(),
+                "-s", (seed + (ulong)i).ToString(),
+                "--", .. DieWithParent.Prefix, "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known];
+            foreach (var a in args) psi.ArgumentList.Add(a);
             foreach (var (k, v) in new[] { ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_SKIP_CPUFREQ", "1"),
                          ("AFL_NO_UI", "1"), ("AFL_NO_AFFINITY", "1") })
                 psi.Environment[k] = v;
             run.SetDriverCrashRule(psi);
+            execs.Export(psi);
             return psi;
         }).ToArray();
 
         var clock = Stopwatch.StartNew();
-        string Stats() => $"[{run.TargetId}] afl++ {AflStats(outDir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
+        string Stats() => $"[{run.TargetId}] afl++ {execs.Line()} {AflFolders(outDir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
         // Boot-time findings are not crashes to the driver; the empty program records them.
         run.Triage.Consider(FuzzProgram.Empty);
@@ -53,7 +55,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
             new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
                 .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);
         run.Progress.Print($"{Stats()} (log: {Path.Combine(outDir, "afl-fuzz.log")})");
-        return new EngineOutcome(Math.Max(FinalStats(outDir).Execs, PlotStats(outDir).Execs), seed);
+        return new EngineOutcome(Math.Max(execs.Total, FinalStats(outDir).Execs), seed);
     }
 
     public string OutputDir(EngineRun run) => Path.Combine(build.WorkDir, "afl", run.Slug);
@@ -85,35 +87,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
                 .SelectMany(d => Directory.EnumerateFiles(d, "id:*"))
             : [];
 
-    /// <summary>Corpus, crashes and hangs are counted live from AFL++'s folders; execs and
-    /// exec/s from the last line of each instance's plot_data, which AFL++ appends every 5 s
-    /// (fuzzer_stats is rewritten only every minute, so it showed `exec/s: 0` for a minute).</summary>
-    static string AflStats(string outDir)
-    {
-        var (execs, perSecond) = PlotStats(outDir);
-        return $"#{execs} exec/s: {perSecond:0} corpus: {InstanceFiles(outDir, "queue").Count()} " +
-               $"crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
-    }
-
-    /// <summary>Total executions and exec/s over all instances, from plot_data's newest row
-    /// (columns found by name in its `# relative_time, ..., execs_per_sec, total_execs, ...` header).</summary>
-    public static (long Execs, double PerSecond) PlotStats(string outDir)
-    {
-        long execs = 0;
-        double perSecond = 0;
-        if (!Directory.Exists(outDir)) return (0, 0);
-        foreach (var plot in Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, "plot_data")).Where(File.Exists))
-        {
-            string[] lines;
-            try { lines = File.ReadAllLines(plot); }
-            catch (IOException) { continue; }   // being appended to: the next update reads it
-            if (lines.Length < 2 || !lines[0].StartsWith('#')) continue;
-            var header = lines[0].TrimStart('#').Split(',', StringSplitOptions.TrimEntries);
-            var row = lines[^1].Split(',', StringSplitOptions.TrimEntries);
-            int total = Array.IndexOf(header, "total_execs"), rate = Array.IndexOf(header, "execs_per_sec");
-            if (total >= 0 && total < row.Length && long.TryParse(row[total], out var e)) execs += e;
-            if (rate >= 0 && rate < row.Length && double.TryParse(row[rate], System.Globalization.CultureInfo.InvariantCulture, out var r)) perSecond += r;
-        }
-        return (execs, perSecond);
-    }
+    /// <summary>Corpus, crashes and hangs, counted live from AFL++'s folders.</summary>
+    static string AflFolders(string outDir) =>
+        $"corpus: {InstanceFiles(outDir, "queue").Count()} crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
 }

@@ -28,7 +28,7 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             foreach (var psi in starts)
             {
                 psi.RedirectStandardOutput = psi.RedirectStandardError = true;
-                var p = Process.Start(psi)!;
+                var p = Process.Start(DieWithParent.Wrap(psi))!;
                 p.OutputDataReceived += (_, e) => Output(log, e.Data);
                 p.ErrorDataReceived += (_, e) => Output(log, e.Data);
                 p.BeginOutputReadLine();

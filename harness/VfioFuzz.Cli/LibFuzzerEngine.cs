@@ -29,8 +29,9 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] libfuzzer: {run.Instances} worker(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
 
         var stats = new LibFuzzerStats();
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Slug));
         var clock = Stopwatch.StartNew();
-        string Stats() => $"[{run.TargetId}] libfuzzer {stats.Line()} {EngineSupervisor.FindingsSummary(run.Triage)} " +
+        string Stats() => $"[{run.TargetId}] libfuzzer {execs.Line()} {stats.Line()} {EngineSupervisor.FindingsSummary(run.Triage)} " +
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
         run.Triage.Consider(FuzzProgram.Empty);
         var supervisor = new EngineSupervisor(run, Path.Combine(dir, "libfuzzer.log")) { OnOutput = stats.Parse };
@@ -51,6 +52,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             foreach (var a in new[] { "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, string.Join(",", known) })
                 psi.ArgumentList.Add(a == "dotnet" ? "--driver=dotnet" : $"--driver-arg={a}");
             run.SetDriverCrashRule(psi);   // the bridge passes its environment on to the driver it execs
+            execs.Export(psi);
             stats.StartRound();
             bool finished = supervisor.Supervise([psi], deadline, () => Directory.EnumerateFiles(artifacts), Stats, cancel);
             // libFuzzer ends a round at its first crash or timeout; anything else is the budget.
@@ -58,14 +60,14 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             if (round >= 1000) break;   // a target that crashes on every input, e.g. a wedged driver
         }
         run.Progress.Print($"{Stats()} (log: {Path.Combine(dir, "libfuzzer.log")})");
-        return new EngineOutcome(stats.Execs, seed);
+        return new EngineOutcome(Math.Max(execs.Total, stats.Execs), seed);
     }
 
     /// <summary>The numbers of libFuzzer's status lines (`#N NEW cov: C ft: F corp: K/B exec/s: E`),
     /// with execs summed over restarted rounds.</summary>
     sealed class LibFuzzerStats
     {
-        long _previousRounds, _round, _cov, _corpus, _perSecond;
+        long _previousRounds, _round, _cov, _corpus;
 
         public bool RoundEndedOnFinding { get; private set; }
 
@@ -86,7 +88,6 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
                 _round = n;
                 _cov = Field(line, "cov: ") ?? _cov;
                 _corpus = Field(line, "corp: ") ?? _corpus;
-                _perSecond = Field(line, "exec/s: ") ?? _perSecond;
             }
         }
 
@@ -107,7 +108,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
 
         public string Line()
         {
-            lock (this) return $"#{_previousRounds + _round} exec/s: {_perSecond} cov: {_cov} corpus: {_corpus}";
+            lock (this) return $"cov: {_cov} corpus: {_corpus}";
         }
     }
 }

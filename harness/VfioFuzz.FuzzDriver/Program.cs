@@ -61,8 +61,12 @@ sealed class Harness
 
     readonly byte[] _input = new byte[ProgramDecoder.MaxInputBytes];
 
+    // Live executions for the CLI's progress line (counted before the run, so a crash counts).
+    readonly ExecCounter? _counter = ExecCounter.FromEnvironment();
+
     public void Execute(ReadOnlySpan<byte> input)
     {
+        _counter?.Increment();
         // The runner decodes as it runs; bytes past the last op that can matter are ignored.
         int length = Math.Min(input.Length, _input.Length);
         input[..length].CopyTo(_input);

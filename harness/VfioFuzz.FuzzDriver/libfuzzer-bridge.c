@@ -17,6 +17,7 @@
 // how libFuzzer sees the child's coverage. A child that dies without a status is a crash too.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,8 +114,40 @@ static void start_child(char **driver_argv)
     remove_shared();
 }
 
+// libFuzzer's fork mode runs each worker as `sh -c "<this program> ... > log"`: a worker's
+// parent is that shell, which outlives a SIGKILLed top-level bridge. So the first bridge
+// exports its pid and every worker watches it, exiting when it is gone.
+#define ROOT_VARIABLE "VFIO_FUZZ_BRIDGE_ROOT"
+
+static void *watch_root(void *arg)
+{
+    pid_t root = (pid_t)(intptr_t)arg;
+    while (kill(root, 0) == 0 || errno == EPERM) usleep(200 * 1000);
+    _exit(0);
+    return NULL;
+}
+
+static void die_with_campaign(void)
+{
+    // Die with whoever started us (the CLI, or libFuzzer's fork-mode shell), even when it is
+    // killed with SIGKILL: no bridge or driver outlives a campaign.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const char *root = getenv(ROOT_VARIABLE);
+    if (root == NULL)
+    {
+        char value[32];
+        snprintf(value, sizeof value, "%d", (int)getpid());
+        setenv(ROOT_VARIABLE, value, 1);
+        return;
+    }
+    pthread_t watcher;
+    if (pthread_create(&watcher, NULL, watch_root, (void *)(intptr_t)atoi(root)) != 0) fail("pthread_create");
+    pthread_detach(watcher);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    die_with_campaign();
     static char *driver_argv[MAX_DRIVER_ARGS + 2];
     int n = 0;
     for (int i = 1; i < *argc; i++)
