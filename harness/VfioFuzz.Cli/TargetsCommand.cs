@@ -10,8 +10,9 @@ static class TargetsCommand
         var cmd = new Command("targets", "List the listener targets (one per patch state)");
         cmd.SetAction(_ =>
         {
+            Console.WriteLine($"{"target",-22} {"kind",-9} {"branch",-20} {"patches (as published)",-40} models");
             foreach (var t in Cli.Catalog.Targets)
-                Console.WriteLine($"{t.Id,-22} {t.Branch,-20} {string.Join(" ", t.Patches),-40} {t.Summary}");
+                Console.WriteLine($"{t.Id,-22} {t.KindName,-9} {t.Branch,-20} {string.Join(" ", t.Patches),-40} {t.Summary}\n{"",-22} {"",-9} from: {t.Provenance}");
             return Cli.Ok;
         });
         return cmd;
