@@ -38,7 +38,9 @@ static class BisectCommand
         var first = result.FirstBad!;
         Console.WriteLine($"{first.Sha} is the first bad commit");
         Console.WriteLine($"    {first.Subject}");
-        Console.WriteLine($"    (cherry picked from {first.UpstreamSha[..12]} {first.UpstreamBranch}; tree modelled by {first.Target})");
+        Console.WriteLine(first.IsProposal
+            ? $"    (a proposal, picked from no commit; tree modelled by {first.Target})"
+            : $"    (cherry picked from {first.UpstreamSha} {first.UpstreamBranch}; tree modelled by {first.Target})");
         return Cli.Ok;
     }
 }

@@ -49,12 +49,15 @@ static class GateCommand
         }
         catch (Exception e) when (e is YamlFormatException or PatchFormatException or ArgumentException) { return Cli.Fail(e.Message); }
 
-        var options = new GateOptions("corpus", budget, seed, findingsDir, baseTarget);
+        // The fuzz phase is most of a gate's time: it reports like a campaign does.
+        var progress = ProgressLine.For(1);
+        var options = new GateOptions("corpus", budget, seed, findingsDir, baseTarget, FuzzProgress: s => progress.Update("  fuzzing " + s.Line()));
         bool allPassed = true;
         foreach (var patch in patches)
         {
             Console.WriteLine($"gate {patch.CommitSha[..12]} \"{patch.Subject}\" onto {branch} ({patch.Path}:{patch.Line})");
             var result = GateRun.Run(patch, series, Cli.Catalog, options);
+            progress.Print($"  fuzzed {CampaignPlan.Seconds(budget)} (seed {seed}): {result.FuzzExecs} programs");
             foreach (var c in result.Checks) Console.WriteLine($"  {(c.Passed ? "PASS" : "FAIL")} {c.Name}: {c.Message}");
             foreach (var f in result.Fixes) Console.WriteLine($"  fixed: {f.Entry} (the base shows {string.Join(", ", f.BaseSignatures)})");
             var (yaml, junit) = GateReport.Write(Path.Combine(reportsDir, "gate"), branch, result);

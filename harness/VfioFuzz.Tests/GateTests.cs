@@ -127,14 +127,61 @@ public sealed class GateTests : IDisposable
     [Fact]
     public void A_pick_trailer_without_the_branch_name_fails_that_check_by_name()
     {
-        string text = File.ReadAllText(SeedPatch("0005")).Replace(" nvidia_stable-11.0)", ")");
+        string text = File.ReadAllText(SeedPatch("0001")).Replace(" nvidia_unstable-10.1)", ")");
         string path = Path.Combine(_dir, "no-branch.patch");
         File.WriteAllText(path, text);
         var r = Gate(path);
         var check = r.Checks.Single(c => c.Name == "pick-trailer");
         Assert.False(check.Passed);
-        Assert.Contains("expected the line: (cherry picked from commit 5b0c2a9e41d7ec4e6e3c9b614072193c84eec648 nvidia_stable-11.0)", check.Message);
+        // series.yaml knows d814a45 by its published short SHA: the expected line says so.
+        Assert.Contains("expected the line: (cherry picked from commit d814a45f7639<28 more hex digits> nvidia_unstable-10.1)", check.Message);
         Assert.False(r.Passed);
+    }
+
+    [Theory]
+    [InlineData("0001", true, "d814a45f7639")]          // published short SHA is a prefix of the trailer's
+    [InlineData("0002", true, "does not know the source branch")]
+    [InlineData("0005", true, "is a proposal")]          // no commit implements it: no trailer expected
+    public void Seed_picks_trailers_are_judged_against_what_is_published(string patch, bool passes, string message)
+    {
+        var check = Gate(SeedPatch(patch)).Checks.Single(c => c.Name == "pick-trailer");
+        Assert.Equal(passes, check.Passed);
+        Assert.Contains(message, check.Message);
+    }
+
+    [Theory]
+    [InlineData("(cherry picked from commit 0123456789abcdef0123456789abcdef01234567 nvidia_stable-11.0)", true)]
+    [InlineData("(cherry picked from commit 0123456789abcdef0123456789abcdef01234567)", false)]   // no branch
+    [InlineData("(cherry picked from commit 0123456 nvidia_stable-11.0)", false)]                 // git writes 40 hex digits
+    public void A_pick_series_yaml_does_not_list_still_has_its_trailer_judged_by_form(string trailer, bool passes)
+    {
+        string path = MakeMbox(false);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("(cherry picked from commit 0123456789abcdef0123456789abcdef01234567 nvidia_stable-11.0)", trailer));
+        var patch = PatchMbox.Parse(path)[1];
+        var check = GateRun.Run(patch, SeedSeries, Repo.Catalog, new GateOptions(Repo.Corpus, TimeSpan.Zero, 1, Path.Combine(_dir, "findings")))
+            .Checks.Single(c => c.Name == "pick-trailer");
+        Assert.Equal(passes, check.Passed);
+        Assert.DoesNotContain("cannot check", check.Message);
+        if (passes) Assert.Contains("judged by its form only", check.Message);
+    }
+
+    [Theory]
+    [InlineData("@@ -10,6 +10,11 @@", "@@ -10,6 +10,11 @@ x", 0, "mid-hunk")]     // cut: the last lines of the hunk are gone
+    [InlineData("@@ -10,6 +10,11 @@", "@@ -10,6 10,11 @@", -1, "mangled hunk header")]
+    [InlineData("@@ -10,6 +10,11 @@", "@@ -10,9 +10,11 @@", 0, "mid-hunk")]    // counts that the hunk cannot satisfy
+    public void A_patch_cut_mid_hunk_or_with_a_mangled_hunk_header_is_an_input_error_at_its_line(string find, string replace, int truncate, string message)
+    {
+        string text = File.ReadAllText(SeedPatch("0001"));
+        Assert.Contains(find, text);
+        text = text.Replace(find, replace);
+        if (truncate == 0) text = text[..text.IndexOf("-- \n", StringComparison.Ordinal)];   // drop the signature so the end of file ends the hunk
+        if (replace.EndsWith(" x")) text = string.Join('\n', text.Split('\n')[..^4]) + "\n";
+        string path = Path.Combine(_dir, "cut.patch");
+        File.WriteAllText(path, text);
+        var e = Assert.Throws<PatchFormatException>(() => PatchMbox.Parse(path));
+        Assert.Contains(message, e.Message);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(path)}:\d+: ", e.Message);
+        Assert.Equal(2, CliProcess.Run("gate", path, "--branch", "nvidia_stable-11.0", "--fuzz", "1s", "--reports", Path.Combine(_dir, "reports")).ExitCode);
     }
 
     [Fact]
@@ -160,7 +207,7 @@ public sealed class GateTests : IDisposable
     [Theory]
     [InlineData("nvlink-aperture-ats.yaml", null, "d814a45", null, "d814a45f7639")]
     [InlineData("cxl-dpa-bar-disable.yaml", "cdf5e75", null, null, "e227a6bc56af")]
-    [InlineData("cxl-dpa-reprogram-after-reset.yaml", "d814a45", "2e963ff", "timeout:atc-inv:cxl-type2", "cdf5e75c8740")]
+    [InlineData("cxl-dpa-reprogram-after-reset.yaml", "d814a45", "2e963ff", "timeout:atc-inv:cxl-type2", "cdf5e75")]
     public void Bisect_points_at_the_commit_that_introduced_each_seed_bug(string entry, string? good, string? bad, string? signature, string upstream)
     {
         var e = CorpusFile.Load(Path.Combine(Repo.Corpus, "bugs", entry));

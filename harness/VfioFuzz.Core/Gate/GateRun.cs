@@ -25,7 +25,7 @@ public sealed record GateResult(Patch Patch, SeriesCommit? Commit, string? Targe
 
 /// <summary>What the gate needs from its surroundings.</summary>
 public sealed record GateOptions(string CorpusDir, TimeSpan FuzzBudget, ulong Seed, string FindingsDir, string? BaseOverride = null,
-    Machine.Profile? FuzzProfile = null)
+    Machine.Profile? FuzzProfile = null, Action<CampaignStats>? FuzzProgress = null)
 {
     /// <summary>The campaign's profile: by default the one all three seed bugs live on.</summary>
     public Machine.Profile Profile => FuzzProfile ?? Machine.Profile.VrCxlType2;
@@ -71,7 +71,7 @@ public static class GateRun
 
         var store = new FindingStore(options.FindingsDir);
         var campaign = new InProcessCampaign(options.Profile, target!, () => catalog.Create(target!), store);
-        var stats = campaign.Run(options.Seed, options.FuzzBudget, null, CancellationToken.None);
+        var stats = campaign.Run(options.Seed, options.FuzzBudget, options.FuzzProgress, CancellationToken.None);
         var baseRunner = new ProgramRunner(options.Profile, () => catalog.Create(baseTarget));
         foreach (var f in campaign.Findings)
         {
@@ -96,15 +96,7 @@ public static class GateRun
 
     static IEnumerable<GateCheck> TrailerChecks(Patch patch, SeriesCommit? commit, Series series)
     {
-        var picks = patch.Trailers.Where(t => t.StartsWith("(cherry picked from commit ", StringComparison.Ordinal)).ToArray();
-        if (commit is null)
-            yield return new GateCheck("pick-trailer", false, $"cannot check: {patch.CommitSha[..12]} is not in {series.Path}");
-        else if (picks.Contains(commit.ExpectedPickLine))
-            yield return new GateCheck("pick-trailer", true, commit.ExpectedPickLine);
-        else
-            yield return new GateCheck("pick-trailer", false, picks.Length == 0
-                ? $"no `git cherry-pick -x` trailer; expected the line: {commit.ExpectedPickLine}"
-                : $"found \"{picks[0]}\"; expected the line: {commit.ExpectedPickLine}");
+        yield return PickTrailer.Check(patch, commit, series);
         var signoffs = patch.Trailers.Where(t => t.StartsWith("Signed-off-by: ", StringComparison.Ordinal)).ToArray();
         yield return new GateCheck("signed-off-by", signoffs.Length > 0,
             signoffs.Length > 0 ? signoffs[^1] : "no Signed-off-by trailer (git cherry-pick -s adds the picker's)");

@@ -34,7 +34,9 @@ public static partial class PatchMbox
             MimeMessage message;
             try { message = parser.ParseMessage(); }
             catch (FormatException e) { throw new PatchFormatException(path, LineOf(bytes, parser.MboxMarkerOffset), $"malformed message: {e.Message}"); }
-            patches.Add(Read(path, LineOf(bytes, parser.MboxMarkerOffset), parser.MboxMarker, message));
+            var patch = Read(path, LineOf(bytes, parser.MboxMarkerOffset), parser.MboxMarker, message);
+            DiffCheck.Check(path, DiffLine(bytes, parser.MboxMarkerOffset), patch.Diff);
+            patches.Add(patch);
         }
         return patches;
     }
@@ -67,6 +69,15 @@ public static partial class PatchMbox
         var paragraphs = message.Split("\n\n");
         var last = paragraphs[^1].Split('\n');
         return last.All(l => Trailer().IsMatch(l)) && paragraphs.Length > 1 ? last : [];
+    }
+
+    /// <summary>The file line of the first `diff --git` after a patch's mbox marker (format-patch
+    /// writes 8-bit text, so the diff's lines are the file's lines from there on).</summary>
+    static int DiffLine(byte[] bytes, long markerOffset)
+    {
+        var marker = "\ndiff --git "u8;
+        int at = bytes.AsSpan((int)markerOffset).IndexOf(marker);
+        return at < 0 ? LineOf(bytes, markerOffset) : LineOf(bytes, markerOffset + at + 1);
     }
 
     static int LineOf(byte[] bytes, long offset)

@@ -9,8 +9,14 @@ namespace VfioFuzz.Gate;
 public sealed record SeriesCommit(string Sha, string Subject, string PatchFile, string UpstreamSha, string UpstreamBranch,
     string Target, string Status, int Line)
 {
-    /// <summary>What `git cherry-pick -x` must have written, naming the source branch.</summary>
-    public string ExpectedPickLine => $"(cherry picked from commit {UpstreamSha} {UpstreamBranch})";
+    /// <summary>A proposal no upstream commit implements: nothing was cherry-picked.</summary>
+    public bool IsProposal => UpstreamSha == "none";
+
+    /// <summary>The trailer `git cherry-pick -x` writes for this pick, as far as it is known:
+    /// the full SHA starts with the published (possibly short) one; an unknown branch is shown
+    /// as &lt;branch&gt;.</summary>
+    public string ExpectedPickLine =>
+        $"(cherry picked from commit {UpstreamSha}{(UpstreamSha.Length < 40 ? $"<{40 - UpstreamSha.Length} more hex digits>" : "")} {(UpstreamBranch == "unknown" ? "<source branch>" : UpstreamBranch)})";
 
     public string Short => Sha[..Math.Min(12, Sha.Length)];
 }
