@@ -233,4 +233,19 @@ public class OracleTests
         Assert.Equal(["nv-2e963ff+e227a6b", "nv-2e963ff-fixed", "nv-2e963ff-notify", "nv-cdf5e75", "nv-d814a45", "proposed-defer-unmap", "qemu-11.0"], ids);
         Assert.All(Repo.Catalog.Targets.Where(t => t.Id.StartsWith("nv-")), t => Assert.Equal("nvidia_stable-11.0", t.Branch));
     }
+
+    [Fact]
+    public void D814a45_trace_gives_the_real_reason_for_each_skip()
+    {
+        var result = new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), new RunOptions(Trace: true)).Run(FuzzProgram.Empty);
+        var skips = result.Trace.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("vfio_listener_region_add_no_dma_map", StringComparison.Ordinal)).ToArray();
+        // Every event d814a45's own check emitted is followed by the note naming the owner;
+        // the upstream alignment refusals (host-page trims) are not.
+        var owned = skips.Where(x => result.Trace[x.i + 1].StartsWith("# nv-d814a45:", StringComparison.Ordinal)).ToArray();
+        Assert.Contains(owned, x => x.l.Contains("gpu0 BAR4"));   // the NVLink aperture: aligned, skipped for its owner
+        Assert.All(owned, x => Assert.Contains("because a VFIO device (", result.Trace[x.i + 1]));
+        Assert.True(owned.Length < skips.Length, "the host-page trims of nic0's MSI-X-split BAR0 are upstream's own refusals, without the note");
+        Assert.DoesNotContain(new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true)).Run(FuzzProgram.Empty).Trace,
+            l => l.StartsWith("# nv-d814a45:", StringComparison.Ordinal));
+    }
 }
