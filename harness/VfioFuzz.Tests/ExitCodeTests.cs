@@ -115,4 +115,19 @@ public sealed class ExitCodeTests : IDisposable
         Assert.Equal(2, ExitContract.ExitCodeOf(new AggregateException(new Yaml.YamlFormatException("f.yaml", 3, "bad"))));
         Assert.Equal(3, ExitContract.ExitCodeOf(new AggregateException(new Yaml.YamlFormatException("f.yaml", 3, "bad"), new NullReferenceException())));
     }
+
+    [Fact]
+    public void Replay_names_an_unreadable_corpus_file_and_still_replays_the_rest()
+    {
+        string corpus = Path.Combine(_dir, "corpus");
+        Directory.CreateDirectory(corpus);
+        File.Copy(Path.Combine(Repo.Root, Entry), Path.Combine(corpus, "good.yaml"));
+        File.WriteAllText(Path.Combine(corpus, "torn.yaml"), "id: torn\nprofile: vr-cxl-type2\nprogram:\n  - command-mem: {device: cxl0, on: false");
+        var o = CliProcess.Run("replay", corpus, "--target", "qemu-11.0", "--reports", Path.Combine(_dir, "reports"));
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("torn.yaml:", o.Stderr);
+        Assert.Contains("cxl-dpa-bar-disable", o.Stdout);   // the good entry was replayed
+        Assert.Contains("1 corpus file(s) could not be loaded", o.Stderr);
+        AssertNothingDotnet(o);
+    }
 }
