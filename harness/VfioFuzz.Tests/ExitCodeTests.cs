@@ -9,12 +9,8 @@ namespace VfioFuzz.Tests;
 /// exit 3 naming a log file with the stack trace; no stack trace, help text or .NET type name
 /// ever reaches the terminal.
 /// </summary>
-public sealed class ExitCodeTests : IDisposable
+public sealed class ExitCodeTests() : TempFolder("exit")
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("vfio-fuzz-exit-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     const string Entry = "corpus/bugs/cxl-dpa-bar-disable.yaml";
     const string Series = "patches-under-test/nvidia_stable-11.0/series.yaml";
 
@@ -61,11 +57,11 @@ public sealed class ExitCodeTests : IDisposable
     }
 
     [Fact]
-    public void Import_trace_out_naming_a_directory_is_an_input_error_and_leaves_nothing_there()
+    public void Import_trace_out_naming_aDirectory_is_an_input_error_and_leaves_nothing_there()
     {
-        var o = CliProcess.Run("import-trace", "harness/VfioFuzz.Tests/Fixtures/traces/cxl-skip-journald.log", "--out", _dir);
-        AssertInputError(o, $"{_dir}: is a directory");
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir));
+        var o = CliProcess.Run("import-trace", "harness/VfioFuzz.Tests/Fixtures/traces/cxl-skip-journald.log", "--out", Dir);
+        AssertInputError(o, $"{Dir}: is a directory");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir));
         Assert.DoesNotContain("FINDING", o.Stdout);   // refused before the work, not after
     }
 
@@ -74,9 +70,9 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("fuzz")]
     public void Reports_folder_that_is_a_file_or_cannot_be_made_is_refused_before_the_work(string command)
     {
-        string file = Path.Combine(_dir, "a-file");
+        string file = Path.Combine(Dir, "a-file");
         File.WriteAllText(file, "");
-        string[] extra = command == "fuzz" ? ["--engine", "inprocess", "--target", "qemu-11.0", "--duration", "1s", "--findings", Path.Combine(_dir, "f")] : [Entry];
+        string[] extra = command == "fuzz" ? ["--engine", "inprocess", "--target", "qemu-11.0", "--duration", "1s", "--findings", Path.Combine(Dir, "f")] : [Entry];
         AssertInputError(CliProcess.Run([command, .. extra, "--reports", file]), $"--reports {file}: is a file");
         var under = CliProcess.Run([command, .. extra, "--reports", Path.Combine(file, "sub")]);
         AssertInputError(under, "--reports");
@@ -91,7 +87,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("id: x\nprofile: vr-cxl-type2\nprogram: []\n---\nid: y\n", "a second YAML document")]
     public void Malformed_yaml_run_from_the_cli_is_file_line_and_exit_2(string text, string expected)
     {
-        string path = Path.Combine(_dir, "entry.yaml");
+        string path = Path.Combine(Dir, "entry.yaml");
         File.WriteAllText(path, text);
         var o = CliProcess.Run("run", path, "--target", "qemu-11.0");
         AssertInputError(o, expected);
@@ -119,11 +115,11 @@ public sealed class ExitCodeTests : IDisposable
     [Fact]
     public void Replay_names_an_unreadable_corpus_file_and_still_replays_the_rest()
     {
-        string corpus = Path.Combine(_dir, "corpus");
+        string corpus = Path.Combine(Dir, "corpus");
         Directory.CreateDirectory(corpus);
         File.Copy(Path.Combine(Repo.Root, Entry), Path.Combine(corpus, "good.yaml"));
         File.WriteAllText(Path.Combine(corpus, "torn.yaml"), "id: torn\nprofile: vr-cxl-type2\nprogram:\n  - command-mem: {device: cxl0, on: false");
-        var o = CliProcess.Run("replay", corpus, "--target", "qemu-11.0", "--reports", Path.Combine(_dir, "reports"));
+        var o = CliProcess.Run("replay", corpus, "--target", "qemu-11.0", "--reports", Path.Combine(Dir, "reports"));
         Assert.Equal(2, o.ExitCode);
         Assert.Contains("torn.yaml:", o.Stderr);
         Assert.Contains("cxl-dpa-bar-disable", o.Stdout);   // the good entry was replayed

@@ -14,12 +14,8 @@ namespace VfioFuzz.Tests;
 /// and loads back through the corpus loader (issue 14: `dirty-lost` findings were saved and
 /// then refused, crashing the main job and breaking replay and the tests).
 /// </summary>
-public sealed class FindingKindsTests : IDisposable
+public sealed class FindingKindsTests() : TempFolder("kinds")
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("vfio-fuzz-kinds-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     /// <summary>For each kind, a target and program that make its oracle fire.</summary>
     static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops)> Producers = new()
     {
@@ -45,7 +41,7 @@ public sealed class FindingKindsTests : IDisposable
         var result = runner.Run(program);
         var finding = result.Findings.First(f => f.Kind == kind);
 
-        var store = new FindingStore(_dir);
+        var store = new FindingStore(Dir);
         string path = store.Save("test-target", finding.Signature, profile, program, result.Signatures.ToArray(), finding.Summary);
         Assert.Contains(finding.Signature, store.KnownSignatures("test-target"));
         var entry = CorpusFile.Load(path);

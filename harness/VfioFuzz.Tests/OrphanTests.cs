@@ -9,12 +9,8 @@ namespace VfioFuzz.Tests;
 /// bridge's own prctl) can take its children along. These runs build the instrumented driver
 /// and install the engine's Debian packages on first use, as the main job does.
 /// </summary>
-public sealed class OrphanTests : IDisposable
+public sealed class OrphanTests() : TempFolder("orphans")
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("vfio-fuzz-orphans-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Theory]
     [InlineData("afl", 1)]
     [InlineData("libfuzzer", 2)]   // fork mode: libFuzzer's workers and their drivers too
@@ -22,7 +18,7 @@ public sealed class OrphanTests : IDisposable
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
         foreach (var a in new[] { Repo.CliDll, "fuzz", "--engine", engine, "--jobs", jobs.ToString(), "--target", "nv-cdf5e75", "--duration", "10m",
-                     "--findings", Path.Combine(_dir, "findings"), "--reports", Path.Combine(_dir, "reports") })
+                     "--findings", Path.Combine(Dir, "findings"), "--reports", Path.Combine(Dir, "reports") })
             psi.ArgumentList.Add(a);
         using var cli = Process.Start(psi)!;
         try { KillAndCheck(cli, engine, jobs); }
