@@ -37,8 +37,13 @@ static class ImportTraceCommand
 
         Console.WriteLine($"{log}: {trace.Read.LinesRead} lines, {trace.Read.Events.Count} events understood, {trace.Read.LinesSkipped} lines skipped (not trace events)");
         foreach (var (kind, n) in trace.ByKind) Console.WriteLine($"  {n,6}  {kind}");
-        int unreadable = trace.Read.Events.Count - trace.Events.Count;
-        if (unreadable > 0) Console.WriteLine($"  {unreadable} event line(s) with arguments in an unknown format were ignored");
+        // Nothing is dropped silently: events in an unknown format are read leniently and named,
+        // and vfio_/iommufd_ events the checks do not use are listed with their lines.
+        foreach (var l in trace.Events.OfType<LenientEvent>())
+            Console.WriteLine($"  line {l.Line}: {l.Name} in a format not known here, read leniently: " +
+                $"{string.Join(", ", l.Hex.Select(h => $"0x{h:x}").Concat(l.Names.Select(n => $"\"{n}\"")).Concat(l.Fd is { } fd ? [$"fd {fd}"] : []))}");
+        foreach (var g in trace.Read.OtherEvents.GroupBy(e => e.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
+            Console.WriteLine($"  {g.Count(),6}  {g.Key} (not used by the checks; line{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Take(5).Select(e => e.Line))}{(g.Count() > 5 ? ", ..." : "")})");
         foreach (var f in trace.Findings)
             Console.WriteLine($"FINDING {f.Signature} (lines {string.Join(", ", f.Lines)}): {f.Summary}");
         if (trace.Findings.Count == 0) Console.WriteLine("the recorded DMA stream passes every check");

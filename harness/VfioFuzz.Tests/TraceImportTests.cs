@@ -96,7 +96,7 @@ public class TraceImportTests
     }
 
     [Theory]
-    [InlineData("garbage.log", "no QEMU trace events found in 3 line(s)")]
+    [InlineData("garbage.log", "no QEMU trace events or DMA error lines found in 3 line(s)")]
     [InlineData("empty.log", "the file is empty")]
     public void Garbage_and_empty_input_are_one_clear_error(string file, string message)
     {

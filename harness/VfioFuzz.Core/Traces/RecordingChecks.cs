@@ -57,7 +57,11 @@ public static class RecordingChecks
                     break;
             }
         findings.AddRange(UnmappedBars(events));
-        return findings;
+        findings.AddRange(ErrorEvidence.Find(events,
+            iova => addedAt.TryGetValue(iova, out var at) ? at : null,
+            (iova, size) => ListenerLiveAt(events, iova, size)));
+        findings.AddRange(ListenerProtocol.Find(events));
+        return findings.OrderBy(f => f.Lines.Max()).ToArray();
 
         void Map(int line, ulong iova, ulong size, bool writeable)
         {
@@ -76,23 +80,40 @@ public static class RecordingChecks
         ulong Clear() => areas.Clear();
     }
 
+    /// <summary>The line of the newest region_add [ram] whose range holds [iova, iova+size): a
+    /// type1 log's only record of what is mapped.</summary>
+    static int? ListenerLiveAt(IReadOnlyList<TraceEvent> events, ulong iova, ulong size)
+    {
+        int? line = null;
+        for (int i = 0; i < events.Count; i++)
+            // An add whose own map failed (its error line follows directly) made nothing live.
+            if (events[i] is RegionAddRam a && a.Start <= iova && (UInt128)iova + size - 1 <= a.Last
+                && !(i + 1 < events.Count && events[i + 1] is DmaMapFailed or IoctlFailed { Map: true }))
+                line = a.Line;
+        return line;
+    }
+
     static IEnumerable<RecordingFinding> UnmappedBars(IReadOnlyList<TraceEvent> events)
     {
         var maps = events.OfType<BackendMap>().Where(m => m.Ret == 0).ToArray();
         var fileMaps = events.OfType<BackendMapFile>().Where(m => m.Ret == 0).ToArray();
         var excused = events.OfType<RegionAddNoDmaMap>().Select(n => n.Name)
             .Concat(events.OfType<RegionSkipDmaMap>().Select(s => s.Name)).ToHashSet();
+        // A map QEMU logged as failed is the listener's "why": ErrorEvidence reports it.
+        var failed = events.OfType<DmaMapFailed>().ToArray();
         foreach (var mmap in events.OfType<RegionMmap>().Where(r => r.Va != 0))
         {
             ulong size = mmap.End - mmap.Offset + 1;
             if (maps.Any(m => m.Va < mmap.Va + size && mmap.Va < m.Va + m.Size) || excused.Contains(mmap.Name)) continue;
+            if (failed.Any(m => m.Va >= mmap.Va && m.Va < mmap.Va + size)) continue;
             if (fileMaps.Length > 0 && events.OfType<RegionDmabuf>().Any(d => mmap.Name.StartsWith(d.Name, StringComparison.Ordinal))) continue;
             yield return new RecordingFinding("missing-stage2:bar-never-mapped",
                 $"line {mmap.Line}: {mmap.Name} was mmap'd at 0x{mmap.Va:x} but never DMA-mapped, and the listener did not log why", [mmap.Line]);
         }
         foreach (var buf in events.OfType<RegionDmabuf>())
         {
-            if (fileMaps.Any(m => m.Fd == buf.Fd) || excused.Any(n => n.StartsWith(buf.Name, StringComparison.Ordinal))) continue;
+            // An earlier revision of the dmabuf series logged no fd: a MAP_FILE of the same size is its map.
+            if (fileMaps.Any(m => buf.Fd >= 0 ? m.Fd == buf.Fd : m.Size == buf.Size) || excused.Any(n => n.StartsWith(buf.Name, StringComparison.Ordinal))) continue;
             yield return new RecordingFinding("missing-stage2:bar-never-mapped",
                 $"line {buf.Line}: {buf.Name} (dmabuf fd {buf.Fd}) was never mapped with MAP_FILE, and the listener did not log why", [buf.Line]);
         }
