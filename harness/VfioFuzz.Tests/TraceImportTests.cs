@@ -129,4 +129,25 @@ public class TraceImportTests
         }
         finally { File.Delete(path); }
     }
+
+    /// <summary>Notes the transaction boundaries it is given, listening as upstream does.</summary>
+    sealed class TransactionLog : Targets.Model.VfioListener
+    {
+        public List<string> Steps { get; } = [];
+        public override Listener.TargetInfo Info { get; } = new("test-transactions", "test", [], "");
+        public override void Begin() { Steps.Add("begin"); base.Begin(); }
+        public override void RegionAdd(in Memory.Section s) { Steps.Add("add"); base.RegionAdd(s); }
+        public override void RegionDel(in Memory.Section s) { Steps.Add("del"); base.RegionDel(s); }
+        public override void Commit() { Steps.Add("commit"); base.Commit(); }
+    }
+
+    [Fact]
+    public void Recorded_listener_events_are_fed_as_QEMU_commits_them_dels_then_adds()
+    {
+        var trace = ImportedTrace.From(Fixture("upstream-cxl-bare.log"));
+        var target = new TransactionLog();
+        Assert.Null(TraceConformance.Compare(trace.Events, target, 4096));
+        // The boot adds are one transaction, and the teardown's dels another: not one per event.
+        Assert.Equal("begin add add add add add commit begin del del del del del commit", string.Join(' ', target.Steps));
+    }
 }

@@ -36,26 +36,60 @@ public static class TraceConformance
         target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled));
         var live = new List<Section>();
 
+        // QEMU commits a transaction as its region_dels, then its region_adds: a del after an
+        // add starts the next one. Each transaction is fed as begin, its events, commit; calls the
+        // target makes at commit count with the transaction's last event.
+        bool inTransaction = false, added = false;
         for (int i = 0; i < events.Count; i++)
         {
             // A del of a section the recording never added (it starts mid-session) has nothing to compare.
             if (ListenerStep(events[i]) is not { } step || step.Section is not { } section) continue;
             var (description, add, _) = step;
+            if (inTransaction && added && !add)
+            {
+                target.Commit();
+                inTransaction = added = false;
+            }
+            if (!inTransaction)
+            {
+                target.Begin();
+                inTransaction = true;
+            }
+            added |= add;
             // The backend calls QEMU made under this event: up to the next listener or notify event.
             var recorded = new List<TraceEvent>();
-            for (int j = i + 1; j < events.Count && events[j] is not (RegionAddRam or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); j++)
-                if (events[j] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[j]);
+            int next = i + 1;
+            for (; next < events.Count && events[next] is not (RegionAddRam or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
+                if (events[next] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[next]);
             answers.Expect(recorded);
-            target.Begin();
             if (add) { target.RegionAdd(section); live.Add(section); }
             else { target.RegionDel(section); live.Remove(section); }
-            target.Commit();
+            if (!MoreInTransaction(next, add))
+            {
+                target.Commit();
+                inTransaction = added = false;
+            }
             var model = answers.Calls;
             var expected = recorded.Select(Describe).ToArray();
             if (!model.SequenceEqual(expected))
                 return new TraceDivergence(events[i].Line, description, recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), model.ToArray());
         }
+        if (inTransaction) target.Commit();
         return null;
+
+        // Whether the transaction goes on after an event: the next listener event is an add, or
+        // a del while this transaction has only had dels.
+        // (Classified without building sections: building one adopts host memory.)
+        bool MoreInTransaction(int from, bool add)
+        {
+            for (int j = from; j < events.Count; j++)
+                switch (events[j])
+                {
+                    case RegionAddRam or RegionSkip { Add: true } or RegionAddNoDmaMap: return true;
+                    case RegionDel or RegionSkip { Add: false }: return !add;
+                }
+            return false;
+        }
 
         (string Description, bool Add, Section? Section)? ListenerStep(TraceEvent e) => e switch
         {
