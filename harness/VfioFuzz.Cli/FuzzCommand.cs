@@ -91,7 +91,12 @@ static class FuzzCommand
         {
             string id = targetIds[i];
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            if (cancel.IsCancellationRequested) { results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, null, null); return; }
+            if (cancel.IsCancellationRequested)
+            {
+                // Interrupted before this campaign started: its report says so (complete: false, no programs).
+                results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, WriteReport(reportsDir, runId, id, null, [], false, backendSpec), null);
+                return;
+            }
             var slice = plan.NextSlice();
             var progress = ProgressLine.For(parallel);
             void Recorded(CampaignFinding f) =>
