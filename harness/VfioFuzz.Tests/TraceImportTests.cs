@@ -150,4 +150,19 @@ public class TraceImportTests
         // The boot adds are one transaction, and the teardown's dels another: not one per event.
         Assert.Equal("begin add add add add add commit begin del del del del del commit", string.Join(' ', target.Steps));
     }
+
+    [Fact]
+    public void Viommu_notifications_are_compared_call_by_call()
+    {
+        var trace = ImportedTrace.From(Fixture("viommu-notify.log"));
+        Assert.Empty(trace.Findings);
+        // Upstream maps whatever an IOTLB MAP points at, the CXL DPA included: it reproduces the recording.
+        Assert.Null(TraceConformance.Compare(trace.Events, Repo.Catalog.Create("qemu-11.0"), 4096));
+        // The notify variant skips the MAP into the DPA mmap: it diverges at that notification.
+        var d = TraceConformance.Compare(trace.Events, Repo.Catalog.Create("nv-2e963ff-notify"), 4096);
+        Assert.NotNull(d);
+        Assert.Equal(6, d.Line);
+        Assert.Equal("iommu MAP @ 0x100200000 - 0x1003fffff", d.Event);
+        Assert.Empty(d.Model);
+    }
 }

@@ -18,8 +18,9 @@ public sealed record TraceDivergence(int Line, string Event, IReadOnlyList<strin
 /// (role cxl-dpa or nvlink-aperture when the region name says "dpa" or "nvlink", bar-mmap
 /// otherwise; a dmabuf BAR when a vfio_region_dmabuf names the mmap's region), anything else
 /// guest RAM (read-only when its map was); a SKIPPING line is a non-RAM section; a
-/// no_dma_map or skip_dma_map line without an add is a ram_device section. vIOMMU
-/// (vfio_iommu_map_notify) calls are not compared: the targets do not model that path yet.
+/// no_dma_map or skip_dma_map line without an add is a ram_device section; a region_add
+/// [iommu] is the vIOMMU's section, whose notifier then receives each vfio_iommu_map_notify
+/// (a MAP's GPA recovered from the VA of the map QEMU made under it).
 /// </summary>
 public static class TraceConformance
 {
@@ -33,8 +34,13 @@ public static class TraceConformance
         var devices = mmaps.GroupBy(m => Owner(m.Name)).Select(g => new PciDevice(new DeviceSpec(g.Key,
             g.Any(m => RoleOf(m.Name) == RegionRole.CxlDpa) ? DeviceKind.CxlType2 : g.Any(m => RoleOf(m.Name) == RegionRole.NvlinkAperture) ? DeviceKind.CoherentGpu : DeviceKind.Nic,
             Ats: false, []), hostPageSize)).ToArray();
-        target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled));
+        var viommu = new Viommu();
         var live = new List<Section>();
+        // What an IOTLB entry's GPA translates to in system memory: memory the recording shows
+        // only as the VA QEMU mapped (see Notify).
+        var iotlbTargets = new Dictionary<ulong, Section>();
+        target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled, viommu,
+            gpa => iotlbTargets.TryGetValue(gpa, out var s) ? s : null));
 
         // QEMU commits a transaction as its region_dels, then its region_adds: a del after an
         // add starts the next one. Each transaction is fed as begin, its events, commit; calls the
@@ -42,6 +48,11 @@ public static class TraceConformance
         bool inTransaction = false, added = false;
         for (int i = 0; i < events.Count; i++)
         {
+            if (events[i] is IommuMapNotify notify)
+            {
+                if (Notify(i, notify) is { } diverged) return diverged;
+                continue;
+            }
             // A del of a section the recording never added (it starts mid-session) has nothing to compare.
             if (ListenerStep(events[i]) is not { } step || step.Section is not { } section) continue;
             var (description, add, _) = step;
@@ -59,7 +70,7 @@ public static class TraceConformance
             // The backend calls QEMU made under this event: up to the next listener or notify event.
             var recorded = new List<TraceEvent>();
             int next = i + 1;
-            for (; next < events.Count && events[next] is not (RegionAddRam or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
+            for (; next < events.Count && events[next] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
                 if (events[next] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[next]);
             answers.Expect(recorded);
             if (add) { target.RegionAdd(section); live.Add(section); }
@@ -77,6 +88,36 @@ public static class TraceConformance
         if (inTransaction) target.Commit();
         return null;
 
+        // A guest IOTLB notification, delivered to the notifiers as the vIOMMU does. The trace
+        // names only the IOVA range, and the guest RAM behind it is not in the listener's view
+        // (its address space is the IOMMU's): the memory a MAP points at is rebuilt from the map
+        // QEMU made under it, as a RAM region at that VA (its GPA written as the VA). A MAP that
+        // made no map call cannot say what it pointed at: the target sees a GPA with no memory.
+        TraceDivergence? Notify(int at, IommuMapNotify n)
+        {
+            var recorded = new List<TraceEvent>();
+            for (int j = at + 1; j < events.Count && events[j] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); j++)
+                if (events[j] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[j]);
+            answers.Expect(recorded);
+            ulong size = n.Last - n.Start + 1;
+            bool map = n.Op == "MAP";
+            ulong gpa = ulong.MaxValue;
+            bool writable = true;
+            if (map && recorded.FirstOrDefault() is BackendMap m)
+            {
+                (gpa, writable) = (m.Va, !m.ReadOnly);
+                // Guest RAM, or a device's ram_device when the VA lies in a vfio_region_mmap.
+                if (!iotlbTargets.ContainsKey(gpa)) iotlbTargets[gpa] = NewSection(gpa, size, m.Va, null, n.Line);
+            }
+            if (map) viommu.Add(new IotlbEntry(n.Start, size, gpa, writable));
+            else viommu.Remove(n.Start, out _);
+            foreach (var notifier in viommu.Notifiers.Where(x => x.Covers(n.Start)).ToArray())
+                notifier.Notify(new IotlbEvent(map, n.Start, size, gpa, writable));
+            var expected = recorded.Select(Describe).ToArray();
+            return answers.Calls.SequenceEqual(expected) ? null
+                : new TraceDivergence(n.Line, $"iommu {n.Op} @ 0x{n.Start:x} - 0x{n.Last:x}", recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), answers.Calls.ToArray());
+        }
+
         // Whether the transaction goes on after an event: the next listener event is an add, or
         // a del while this transaction has only had dels.
         // (Classified without building sections: building one adopts host memory.)
@@ -85,7 +126,7 @@ public static class TraceConformance
             for (int j = from; j < events.Count; j++)
                 switch (events[j])
                 {
-                    case RegionAddRam or RegionSkip { Add: true } or RegionAddNoDmaMap: return true;
+                    case RegionAddRam or RegionAddIommu or RegionSkip { Add: true } or RegionAddNoDmaMap: return true;
                     case RegionDel or RegionSkip { Add: false }: return !add;
                 }
             return false;
@@ -97,10 +138,14 @@ public static class TraceConformance
             RegionSkip { Add: true } k => ($"SKIPPING region_add 0x{k.Start:x} - 0x{k.Last:x}", true,
                 new Section(new MemoryRegion($"mmio@0x{k.Start:x}", RegionKind.Mmio, k.Last - k.Start + 1, RegionRole.MsixTable, null), k.Start, k.Last - k.Start + 1, 0, false)),
             RegionAddNoDmaMap n when !live.Any(s => s.Gpa == n.Iova) => ($"no_dma_map \"{n.Name}\"", true, NewSection(n.Iova, n.Size, 0, n.Name, n.Line)),
-            RegionDel d => ($"region_del 0x{d.Start:x} - 0x{d.Last:x}", false, Find(d.Start, d.Last, ram: true)),
+            RegionAddIommu a => ($"region_add [iommu] 0x{a.Start:x} - 0x{a.Last:x}", true, new Section(viommu.Region, a.Start, a.Last - a.Start + 1, a.Start, false)),
+            RegionDel d => ($"region_del 0x{d.Start:x} - 0x{d.Last:x}", false, Find(d.Start, d.Last, ram: true) ?? FindIommu(d.Start, d.Last)),
             RegionSkip { Add: false } k => ($"SKIPPING region_del 0x{k.Start:x} - 0x{k.Last:x}", false, Find(k.Start, k.Last, ram: false)),
             _ => null,
         };
+
+        Section? FindIommu(ulong start, ulong last) =>
+            live.FirstOrDefault(s => s.Mr.IsIommu && s.Gpa <= start && s.End - 1 >= last) is { Mr: not null } hit ? hit : null;
 
         Section? Find(ulong start, ulong last, bool ram)
         {
