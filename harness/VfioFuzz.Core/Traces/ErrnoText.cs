@@ -1,35 +1,33 @@
 namespace VfioFuzz.Traces;
 
 /// <summary>
-/// The errno behind a strerror text as glibc prints it (`%m`, strerror) in QEMU's error lines;
-/// 0 when the text is not one of the errnos the DMA paths return.
+/// The errno behind a strerror text as glibc prints it (`%m`, strerror) in QEMU's error lines,
+/// and its symbolic name: one table of the errnos the DMA paths return.
 /// </summary>
 public static class ErrnoText
 {
-    static readonly Dictionary<string, int> Texts = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["Operation not permitted"] = 1,
-        ["No such file or directory"] = 2,
-        ["Bad file descriptor"] = 9,
-        ["Cannot allocate memory"] = 12,
-        ["Bad address"] = 14,
-        ["Device or resource busy"] = 16,
-        ["File exists"] = 17,
-        ["Invalid argument"] = 22,
-        ["Inappropriate ioctl for device"] = 25,
-        ["No space left on device"] = 28,
-        ["Value too large for defined data type"] = 75,
-        ["Operation not supported"] = 95,
-        ["Address already in use"] = 98,
-    };
+    static readonly (int Errno, string Name, string Text)[] Table =
+    [
+        (1, "EPERM", "Operation not permitted"),
+        (2, "ENOENT", "No such file or directory"),
+        (9, "EBADF", "Bad file descriptor"),
+        (12, "ENOMEM", "Cannot allocate memory"),
+        (14, "EFAULT", "Bad address"),
+        (16, "EBUSY", "Device or resource busy"),
+        (17, "EEXIST", "File exists"),
+        (22, "EINVAL", "Invalid argument"),
+        (25, "ENOTTY", "Inappropriate ioctl for device"),
+        (28, "ENOSPC", "No space left on device"),
+        (75, "EOVERFLOW", "Value too large for defined data type"),
+        (95, "EOPNOTSUPP", "Operation not supported"),
+        (98, "EADDRINUSE", "Address already in use"),
+    ];
 
-    public static int Parse(string text) => Texts.TryGetValue(text.Trim(), out int e) ? e : 0;
+    /// <summary>The errno of a strerror text; 0 when it is not one of the table's.</summary>
+    public static int Parse(string text) =>
+        Array.Find(Table, t => string.Equals(t.Text, text.Trim(), StringComparison.OrdinalIgnoreCase)).Errno;
 
     /// <summary>The symbolic name (ENOENT...) of an errno number, or its number.</summary>
-    public static string Name(int errno) => errno switch
-    {
-        1 => "EPERM", 2 => "ENOENT", 9 => "EBADF", 12 => "ENOMEM", 14 => "EFAULT", 16 => "EBUSY", 17 => "EEXIST",
-        22 => "EINVAL", 25 => "ENOTTY", 28 => "ENOSPC", 75 => "EOVERFLOW", 95 => "EOPNOTSUPP", 98 => "EADDRINUSE",
-        _ => errno.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
+    public static string Name(int errno) =>
+        Array.Find(Table, t => t.Errno == errno).Name ?? errno.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
