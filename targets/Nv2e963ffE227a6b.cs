@@ -10,7 +10,7 @@ namespace VfioFuzz.Targets;
 /// with it at creation in vfio_region_mmap(). region_del still unmaps an aligned skipped
 /// section: the asymmetry the review pointed out.
 /// </summary>
-public class Nv2e963ffE227a6b : VfioListener
+public class Nv2e963ffE227a6b : NvidiaVfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-2e963ff+e227a6b", "nvidia_stable-11.0", ["2e963ffd374c", "e227a6bc56af"],

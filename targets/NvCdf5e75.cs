@@ -8,7 +8,7 @@ namespace VfioFuzz.Targets;
 /// through dmabuf/MAP_FILE), restoring upstream behaviour on the stable branch, and with it
 /// the exposure to ATC invalidations while a CXL device resets.
 /// </summary>
-public sealed class NvCdf5e75 : VfioListener
+public sealed class NvCdf5e75 : NvidiaVfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-cdf5e75", "nvidia_stable-11.0", ["d814a45f7639", "cdf5e75"],

@@ -10,7 +10,7 @@ namespace VfioFuzz.Targets;
 /// not mapped. Meant for CXL.mem mmaps, it also skips every BAR mmap, the NVLink aperture
 /// included; region_del is unchanged, so it still unmaps them.
 /// </summary>
-public sealed class NvD814a45 : VfioListener
+public sealed class NvD814a45 : NvidiaVfioListener
 {
     public override TargetInfo Info { get; } = new(
         "nv-d814a45", "nvidia_stable-11.0", ["d814a45f7639"],

@@ -11,7 +11,7 @@ namespace VfioFuzz.Targets;
 /// of its ATS-reachable memory queues the unmap instead of issuing it (the device could not
 /// answer the ATC invalidation), and the queue is flushed when the device is running again.
 /// </summary>
-public sealed class ProposedDeferUnmap : VfioListener
+public sealed class ProposedDeferUnmap : NvidiaVfioListener
 {
     readonly List<(string Device, ulong Iova, UInt128 Size)> _deferred = [];
 
