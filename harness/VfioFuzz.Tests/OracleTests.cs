@@ -248,4 +248,18 @@ public class OracleTests
         Assert.DoesNotContain(new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true)).Run(FuzzProgram.Empty).Trace,
             l => l.StartsWith("# nv-d814a45:", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void An_unaligned_section_is_reported_as_vfio_listener_valid_section_reports_it()
+    {
+        var host = new HostMemory();
+        var ram = new Memory.MemoryRegion("ram-below-4g", Memory.RegionKind.Ram, 0x10_0000, Memory.RegionRole.GuestRam, null);
+        host.Adopt(ram, 0x7f00_0000_0000);
+        var trace = new TraceLog();
+        var target = Repo.Catalog.Create("qemu-11.0");
+        target.Register(new ListenerEnvironment(new Iommufd.SimIoas(Profile.Gb200Nvlink, host), host, 0x10000, [], trace));
+        // 64 KiB host pages: a section at 0x1000 whose offset in its region is 0 is out of phase.
+        target.RegionAdd(new Memory.Section(ram, 0x4000_1000, 0x1_0000, 0, false));
+        Assert.Contains(trace.Lines, l => l.StartsWith("qemu-system-aarch64: vfio_listener_valid_section received unaligned region ram-below-4g iova=0x40001000", StringComparison.Ordinal));
+    }
 }

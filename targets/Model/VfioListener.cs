@@ -57,7 +57,8 @@ public abstract class VfioListener : ListenerTarget
         }
         if (!Geometry.PhaseMatches(s))
         {
-            Env.Trace.Stderr($"vfio_listener_{caller} received unaligned region {s.Mr.Name} iova=0x{s.Gpa:x} " +
+            // error_report's "%s" is __func__, the helper's own name, whichever callback called it.
+            Env.Trace.Stderr($"vfio_listener_valid_section received unaligned region {s.Mr.Name} iova=0x{s.Gpa:x} " +
                              $"offset_within_region=0x{s.OffsetInRegion:x} qemu_real_host_page_size=0x{Env.HostPageSize:x}");
             return false;
         }
