@@ -262,4 +262,21 @@ public class OracleTests
         target.RegionAdd(new Memory.Section(ram, 0x4000_1000, 0x1_0000, 0, false));
         Assert.Contains(trace.Lines, l => l.StartsWith("qemu-system-aarch64: vfio_listener_valid_section received unaligned region ram-below-4g iova=0x40001000", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void An_iotlb_map_onto_an_unplugged_virtio_mem_block_is_refused_and_its_unmap_is_no_finding()
+    {
+        const ulong Iova = 0x1_0000_0000UL;
+        ulong block3 = VirtioMem.Gpa + 3 * VirtioMem.BlockSize;
+        Op[] unplugged = [new SetViommu(true), new IotlbMap(Iova, block3, 0x1000, Writable: true), new IotlbUnmap(Iova)];
+        var refused = new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true)).Run(new FuzzProgram([.. unplugged]));
+        Assert.Contains(refused.Trace, l => l.EndsWith($"iommu map to discarded memory (e.g., unplugged via virtio-mem): {block3:x}", StringComparison.Ordinal));
+        Assert.DoesNotContain(refused.Trace, l => l.StartsWith($"iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x{Iova:x} ", StringComparison.Ordinal));
+        Assert.True(refused.Clean, string.Join(", ", refused.Signatures));   // the guest's UNMAP of a refused MAP is not a skipped MAP
+        // Plugged first, the same MAP is mapped.
+        var plugged = new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
+            .Run(new FuzzProgram([new VmemPlug(3), .. unplugged]));
+        Assert.Contains(plugged.Trace, l => l.StartsWith($"iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x{Iova:x} ", StringComparison.Ordinal));
+        Assert.True(plugged.Clean);
+    }
 }

@@ -234,6 +234,13 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Stderr("iommu has granularity incompatible with target AS");
             return;
         }
+        // The translation refuses memory a RamDiscardManager has discarded (an unplugged
+        // virtio-mem block): the MAP is reported and nothing is mapped.
+        if (Env.DiscardManagerOf?.Invoke(target.Mr) is { } rdm && !rdm.IsPopulatedRange(target.OffsetInRegion + (e.Gpa - target.Gpa), e.Size))
+        {
+            Env.Trace.Stderr($"iommu map to discarded memory (e.g., unplugged via virtio-mem): {e.Gpa:x}");
+            return;
+        }
         if (SkipNotifyMap(target, iova, e.Size)) return;
         ulong vaddr = Env.Host[target.Mr].Va + target.OffsetInRegion + (e.Gpa - target.Gpa);
         int ret = Container.DmaMap(iova, e.Size, target.Mr, vaddr, !e.Writable || target.ReadOnly);

@@ -45,6 +45,14 @@ public sealed class VirtioMem
     /// <summary>Whether the block holding a GPA of the region is plugged.</summary>
     public bool IsPopulatedAt(ulong gpa) => IsPopulated((int)((gpa - Gpa) / BlockSize));
 
+    /// <summary>ram_discard_manager_is_populated: every block of [offset, offset+size) in the region is plugged.</summary>
+    public bool IsPopulatedRange(ulong offsetInRegion, ulong size)
+    {
+        for (ulong block = offsetInRegion / BlockSize; block * BlockSize < offsetInRegion + size; block++)
+            if (block >= Blocks || !IsPopulated((int)block)) return false;
+        return true;
+    }
+
     /// <summary>Bumped on every plug state change, so watchers skip rescanning the blocks.</summary>
     public long Version { get; private set; }
 

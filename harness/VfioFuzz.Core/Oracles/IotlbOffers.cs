@@ -7,8 +7,9 @@ namespace VfioFuzz.Oracles;
 /// What the listener was last offered for each guest IOTLB entry (by IOVA): the memory its
 /// GPA translated to, and whether that was mappable (a whole IOMMU page of RAM). An entry is
 /// offered when the guest maps it, and again when the vIOMMU window comes back (the
-/// notifier's replay). Upstream QEMU itself refuses a MAP of MMIO, of memory that has gone, or
-/// across a region's end (logged): only a mappable offer obliges the listener to map.
+/// notifier's replay). Upstream QEMU itself refuses a MAP of MMIO, of memory that has gone, of
+/// discarded memory (an unplugged virtio-mem block), or across a region's end (logged): only a
+/// mappable offer obliges the listener to map.
 /// </summary>
 public sealed class IotlbOffers
 {
@@ -33,8 +34,11 @@ public sealed class IotlbOffers
         _windowLive = live;
     }
 
+    /// <summary>Memory an unplugged virtio-mem block holds is discarded: QEMU refuses to map it
+    /// too, so it is no offer (else an UNMAP of it would look like a skipped MAP).</summary>
     static (bool Mappable, RegionRole Role) Offer(World world, ulong gpa, ulong size) =>
         world.SystemView.Find(gpa) is { } t
-            ? (t.Mr.IsRam && (UInt128)gpa + size <= t.End, t.Mr.Role)
+            ? (t.Mr.IsRam && (UInt128)gpa + size <= t.End
+               && (world.DiscardManagerOf(t.Mr) is not { } rdm || rdm.IsPopulatedRange(t.OffsetInRegion + (gpa - t.Gpa), size)), t.Mr.Role)
             : (false, RegionRole.Mmio);
 }
