@@ -21,8 +21,12 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         string outDir = OutputDir(run);
         string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
         int seedCount = build.WriteSeeds(seeds, run.Profile);
-        bool canResume = run.Resume && Directory.Exists(Path.Combine(outDir, "main", "queue"));
-        if (!canResume && Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        string first = run.Sync?.Name ?? "main";
+        // Instance names: the first is this box's name (or main), the rest <name>-s1, -s2...
+        string InstanceName(int i) => i == 0 ? first : run.Sync is null ? $"s{i}" : $"{first}-s{i}";
+        bool canResume = (run.Resume || run.Sync is not null) && Directory.Exists(Path.Combine(outDir, first, "queue"));
+        // A shared sync folder holds the other boxes' work: it is never deleted, only joined.
+        if (!canResume && run.Sync is null && Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         Directory.CreateDirectory(outDir);
         // AFL++'s RNG seed (-s), printed so a campaign can be rerun with the same one.
         ulong seed = run.Seed ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
@@ -33,7 +37,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
         {
             var psi = new ProcessStartInfo("afl-fuzz");
-            string[] args = ["-i", canResume ? "-" : seeds, "-o", outDir, i == 0 ? "-M" : "-S", i == 0 ? "main" : $"s{i}",
+            string[] args = ["-i", canResume ? "-" : seeds, "-o", outDir, i == 0 && first == "main" ? "-M" : "-S", InstanceName(i),
                 "-m", "none", "-t", "5000", "-V", ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(),
                 "-s", (seed + (ulong)i).ToString(),
                 "--", .. DieWithParent.Prefix, "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known];
@@ -58,7 +62,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         return new EngineOutcome(Math.Max(execs.Total, FinalStats(outDir).Execs), seed);
     }
 
-    public string OutputDir(EngineRun run) => Path.Combine(build.WorkDir, "afl", run.Slug);
+    public string OutputDir(EngineRun run) => run.Sync?.Dir ?? Path.Combine(build.WorkDir, "afl", run.Slug);
 
     /// <summary>Executions and seconds fuzzed over all instances, from the fuzzer_stats AFL++
     /// writes when it stops.</summary>

@@ -49,6 +49,8 @@ static class ExitContract
         GateCommand.Create(),
         BisectCommand.Create(),
         BenchCommand.Create(),
+        SeedsCommand.Create(),
+        TriageCommand.Create(),
     };
 
     /// <summary>The first thing wrong with the command line, as one line, or null. Besides the

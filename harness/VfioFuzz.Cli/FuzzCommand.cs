@@ -32,19 +32,22 @@ static class FuzzCommand
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
         var duration = new Option<string>("--duration") { Description = "the whole command's wall-clock budget, shared by the targets: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
+        var aflSync = new Option<string?>("--afl-sync") { Description = "afl: join this AFL++ sync folder, shared by several boxes (one target); see README \"Running at scale\"" };
+        var aflName = new Option<string>("--afl-name") { Description = "afl with --afl-sync: this box's instance name; the box named main runs -M, the others -S", DefaultValueFactory = _ => "main" };
         var perTarget = new Option<bool>("--per-target") { Description = "--duration is each target's budget instead (the command takes about that times the rounds)" };
         var seed = new Option<ulong?>("--seed") { Description = "inprocess: generator seed; afl: AFL++'s -s (instance i gets seed+i); default: from the clock, printed" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports };
+            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports, aflSync, aflName };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!));
+            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!,
+            r.GetValue(aflSync) is { } dir ? new AflSync(Path.GetFullPath(dir), r.GetValue(aflName)!) : null));
         return cmd;
     }
 
     static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, int jobs, bool nightly, bool untilFirst, bool resume,
-        string durationText, bool perTarget, ulong? seedOption, string findingsDir, string reportsDir)
+        string durationText, bool perTarget, ulong? seedOption, string findingsDir, string reportsDir, AflSync? sync)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
         if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
@@ -52,6 +55,8 @@ static class FuzzCommand
         if (!BackendOption.TryFactory(backendSpec, out var backendFactory, out var backendError)) return Cli.Fail(backendError!);
         if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
         if (!Duration.TryParse(durationText, out var budget, out var durationProblem)) return Cli.Fail($"--duration {durationProblem}");
+        if (sync is not null && engineName != "afl") return Cli.Fail("--afl-sync is for the afl engine");
+        if (sync is not null && !System.Text.RegularExpressions.Regex.IsMatch(sync.Name, "^[A-Za-z0-9_-]+$")) return Cli.Fail($"--afl-name '{sync.Name}': letters, digits, - and _ only (AFL++ instance names)");
         Profile profile;
         IReadOnlyList<string> targetIds;
         try
@@ -60,6 +65,7 @@ static class FuzzCommand
             targetIds = Cli.Catalog.Select(targetSpec);
         }
         catch (ArgumentException e) { return Cli.Fail(e.Message); }
+        if (sync is not null && targetIds.Count != 1) return Cli.Fail("--afl-sync joins one campaign: name one --target");
         // Both are written to during the run: say now, not after an hour, that they cannot be.
         OutputFolder.EnsureWritable(reportsDir, "--reports");
         OutputFolder.EnsureWritable(findingsDir, "--findings");
@@ -110,7 +116,7 @@ static class FuzzCommand
                 if (engine is not null)
                 {
                     var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name) { Recorded = Recorded };
-                    var run = new EngineRun(id, profile, slice, resume, instances, store, triage, progress, untilFirst, Seed: seedOption);
+                    var run = new EngineRun(id, profile, slice, resume, instances, store, triage, progress, untilFirst, Seed: seedOption, Sync: sync);
                     try
                     {
                         (execs, var engineSeed) = engine.Run(run, cancel.Token);

@@ -1,6 +1,5 @@
-using VfioFuzz.Corpus;
+using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
-using VfioFuzz.Programs;
 
 namespace VfioFuzz.Cli;
 
@@ -23,6 +22,9 @@ sealed class FuzzDriverBuild(string repoRoot)
     /// <summary>Null when the instrumented driver is ready, else the error.</summary>
     public string? PrepareDriver()
     {
+        // Two campaigns started together (two terminals, two AFL++ sync boxes on one host) must
+        // not rebuild the shared driver under each other: one builds, the other waits and reuses it.
+        using var exclusive = Lock();
         string stamp = Path.Combine(BuildDir, "stamp");
         if (File.Exists(stamp) && !SourcesNewerThan(File.GetLastWriteTimeUtc(stamp))) return null;
         Console.WriteLine("fuzz: building and instrumenting the fuzz driver (SharpFuzz)");
@@ -43,11 +45,25 @@ sealed class FuzzDriverBuild(string repoRoot)
         static bool Present() => DebianTool.OnPath("clang-14") && Directory.Exists("/usr/lib/llvm-14/lib/clang") &&
             Directory.EnumerateFiles("/usr/lib/llvm-14/lib/clang", "libclang_rt.fuzzer-x86_64.a", SearchOption.AllDirectories).Any();
         if (DebianTool.Ensure("clang-14 with libFuzzer", Present, "clang-14", "libclang-rt-14-dev") is { } error) return error;
+        using var exclusive = Lock();
         string source = Path.Combine(DriverSources, "libfuzzer-bridge.c");
         if (File.Exists(Bridge) && File.GetLastWriteTimeUtc(Bridge) > File.GetLastWriteTimeUtc(source)) return null;
         if (DebianTool.Exec("clang-14", $"-O2 -Wall -Werror -fsanitize=fuzzer -o \"{Bridge}\" \"{source}\"") != 0)
             return "clang-14 -fsanitize=fuzzer could not build libfuzzer-bridge (is libclang-rt-14-dev installed?)";
         return null;
+    }
+
+    /// <summary>An exclusive lock on the build folder, held until disposed (a file opened with no
+    /// sharing; the kernel releases it if this process dies).</summary>
+    FileStream Lock()
+    {
+        Directory.CreateDirectory(WorkDir);
+        string path = Path.Combine(WorkDir, "driver-build.lock");
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); ; Thread.Sleep(250))
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (waited.Elapsed < TimeSpan.FromMinutes(15)) { }
+        }
     }
 
     /// <summary>Writes the byte form of every corpus/seeds entry that has one on this profile
@@ -57,18 +73,11 @@ sealed class FuzzDriverBuild(string repoRoot)
     {
         Directory.CreateDirectory(dir);
         foreach (var old in Directory.GetFiles(dir)) File.Delete(old);
-        int written = 0;
-        string seeds = Path.Combine(repoRoot, "corpus", "seeds");
-        foreach (var path in Directory.Exists(seeds) ? CorpusFile.Find(seeds) : [])
-        {
-            var entry = CorpusFile.Load(path);
-            if (ProgramEncoder.Encode(entry.Program, profile, out _) is not { } bytes) continue;
-            File.WriteAllBytes(Path.Combine(dir, entry.Id), bytes);
-            written++;
-        }
+        var seeds = SeedInputs.For(Path.Combine(repoRoot, "corpus", "seeds"), profile);
+        foreach (var seed in seeds) File.WriteAllBytes(Path.Combine(dir, seed.Id), seed.Bytes);
         // An engine needs one input to start from: the empty program is always bug-free.
-        if (written == 0) File.WriteAllBytes(Path.Combine(dir, "empty"), []);
-        return Math.Max(written, 1);
+        if (seeds.Count == 0) File.WriteAllBytes(Path.Combine(dir, "empty"), []);
+        return Math.Max(seeds.Count, 1);
     }
 
     bool SourcesNewerThan(DateTime stampUtc) =>

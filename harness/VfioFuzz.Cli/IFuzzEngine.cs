@@ -21,12 +21,18 @@ interface IFuzzEngine
 /// one to pass back with --seed to rerun it; instance i of several used seed + i).</summary>
 sealed record EngineOutcome(long Execs, ulong Seed);
 
+/// <summary>AFL++'s own distribution across boxes: this box's instances join the sync folder
+/// <paramref name="Dir"/> (shared by every box, e.g. over NFS) as <paramref name="Name"/>; the box
+/// named `main` runs AFL++'s -M instance, every other box -S instances.</summary>
+sealed record AflSync(string Dir, string Name);
+
 /// <summary>One engine campaign: the target, its budget, how many engine instances, where
 /// findings go, and whether to stop at the first new signature (time-to-first-finding runs),
 /// or at the first finding of one signature (the bench's seed bugs; the driver then treats
 /// only that signature as a crash).</summary>
 sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool Resume, int Instances,
-    FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding, string? UntilSignature = null, ulong? Seed = null, string? WorkName = null)
+    FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding, string? UntilSignature = null, ulong? Seed = null, string? WorkName = null,
+    AflSync? Sync = null)
 {
     public bool FirstFindingReached => UntilFirstFinding && Triage.Findings.Any(f => !f.Known && (UntilSignature is null || f.Finding.Signature == UntilSignature));
 

@@ -6,7 +6,7 @@ using VfioFuzz.Programs;
 using VfioFuzz.Running;
 using VfioFuzz.Targets;
 
-// Usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]
+// Usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]
 // Each input is decoded (the decoder is total) and run; a finding whose signature is not
 // known is thrown so the engine saves the input as a crash. Known = given on the command
 // line, or produced by the empty program (a boot-time finding would make every input crash).
@@ -19,7 +19,7 @@ using VfioFuzz.Targets;
 // used; otherwise its AFL++ out-of-process runner.
 if (args.Length is < 3 or > 4)
 {
-    Console.Error.WriteLine("usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL [KNOWN-SIGNATURES,...]");
+    Console.Error.WriteLine("usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]");
     return 2;
 }
 // Instrumented code (Core, Targets) may only run once SharpFuzz has set up the coverage map
@@ -51,7 +51,7 @@ sealed class Harness
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
         string targetId = args[0];
         catalog.Create(targetId);
-        _profile = Profile.Resolve(args[1], args[2]);
+        _profile = Profile.Resolve(args[1], args[2] == "default" ? null : args[2]);
         _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue));
         _crash = Environment.GetEnvironmentVariable(CrashRule.OnlySignatureVariable) is { Length: > 0 } only
             ? CrashRule.Only(only)

@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace VfioFuzz.Tests;
+
+/// <summary>
+/// Several boxes without ClusterFuzz: AFL++'s own sync folder. Two CLIs join one folder, one as
+/// `main` (AFL++ -M) and one as `box2` (-S box2), as two machines sharing it over NFS would; the
+/// secondary imports the main instance's queue (AFL++ notes that in box2/.synced/main).
+/// </summary>
+public sealed class AflSyncTests() : TempFolder("aflsync")
+{
+    Process Start(string name)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
+        foreach (var a in new[] { Repo.CliDll, "fuzz", "--target", "qemu-11.0", "--duration", "25s", "--afl-sync", Path.Combine(Dir, "sync"),
+                     "--afl-name", name, "--findings", Path.Combine(Dir, "findings"), "--reports", Path.Combine(Dir, "reports") })
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        _ = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        return p;
+    }
+
+    [Fact]
+    public void Two_instances_share_one_sync_folder()
+    {
+        using var main = Start("main");
+        Thread.Sleep(3000);   // the first builds the driver if needed; the second waits for it
+        using var box2 = Start("box2");
+        Assert.True(main.WaitForExit(180_000) && box2.WaitForExit(180_000), "the campaigns did not end");
+        Assert.Contains(main.ExitCode, new[] { 0, 1 });
+        Assert.Contains(box2.ExitCode, new[] { 0, 1 });
+        string sync = Path.Combine(Dir, "sync");
+        Assert.True(Directory.Exists(Path.Combine(sync, "main", "queue")), "main instance has no queue");
+        Assert.True(Directory.Exists(Path.Combine(sync, "box2", "queue")), "box2 instance has no queue");
+        Assert.True(File.Exists(Path.Combine(sync, "box2", ".synced", "main")), "box2 never imported main's queue");
+    }
+}
