@@ -33,7 +33,8 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] afl++: seed {seed}, {run.Instances} instance(s), {(canResume ? "resuming the previous queue" : $"{seedCount} seed(s) from corpus/seeds")}, output {outDir}");
 
         string known = string.Join(",", run.Store.KnownSignatures(run.TargetId));
-        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Slug));
+        // Per box when sharing a sync folder: two boxes on one host must not clear each other's counters.
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Sync is null ? run.Slug : $"{run.Slug}-{run.Sync.Name}"));
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
         {
             var psi = new ProcessStartInfo("afl-fuzz");
