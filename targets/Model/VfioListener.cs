@@ -165,16 +165,18 @@ public abstract class VfioListener : ListenerTarget
         rdm.Unregister(listener);
     }
 
-    /// <summary>vfio_ram_discard_notify_populate: one map per granularity chunk; on the first
-    /// failure a single unmap of the whole notified range, and the error goes back to the
-    /// manager (which refuses the plug).</summary>
+    /// <summary>vfio_ram_discard_notify_populate: one map per granularity chunk, chunks ending
+    /// at granularity boundaries (a range that starts or ends inside a block maps that part);
+    /// on the first failure a single unmap of the whole notified range, and the error goes back
+    /// to the manager (which refuses the plug).</summary>
     protected virtual int NotifyPopulate(Section s, ulong offset, ulong size)
     {
         ulong granularity = VirtioMem.BlockSize;
-        for (ulong start = offset; start < offset + size; start += granularity)
+        for (ulong start = offset, next; start < offset + size; start = next)
         {
+            next = Math.Min((start / granularity + 1) * granularity, offset + size);
             ulong iova = s.Gpa + (start - s.OffsetInRegion);
-            int ret = Container.DmaMap(iova, granularity, s.Mr, Env.Host[s.Mr].Va + start, s.ReadOnly);
+            int ret = Container.DmaMap(iova, next - start, s.Mr, Env.Host[s.Mr].Va + start, s.ReadOnly);
             if (ret == 0) continue;
             Container.DmaUnmap(s.Gpa + (offset - s.OffsetInRegion), size);
             return ret;

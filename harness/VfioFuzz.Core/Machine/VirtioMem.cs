@@ -63,13 +63,22 @@ public sealed class VirtioMem
         Version++;
     }
 
-    /// <summary>ram_discard_manager_register_listener: replays each populated block in the
-    /// listener's section through populate (a failure there is the listener's to report).</summary>
+    /// <summary>ram_discard_manager_register_listener: replays the populated memory of the
+    /// listener's section, each run of consecutive plugged blocks as one populate of its part
+    /// inside the section (virtio_mem_for_each_plugged_section), stopping at the first failure
+    /// (a failure there is the listener's to report).</summary>
     public void Register(RamDiscardListener listener)
     {
         _listeners.Add(listener);
-        for (int b = 0; b < Blocks; b++)
-            if (IsPopulated(b) && InSection(listener, b)) listener.Populate((ulong)b * BlockSize, BlockSize);
+        for (int b = 0; b < Blocks;)
+        {
+            if (!IsPopulated(b)) { b++; continue; }
+            int end = b;
+            while (end < Blocks && IsPopulated(end)) end++;
+            ulong offset = (ulong)b * BlockSize, size = (ulong)(end - b) * BlockSize;
+            b = end;
+            if (Intersect(listener, offset, size, out ulong start, out ulong length) && listener.Populate(start, length) != 0) return;
+        }
     }
 
     /// <summary>ram_discard_manager_unregister_listener: one discard of the whole section.</summary>
@@ -79,8 +88,16 @@ public sealed class VirtioMem
         listener.Discard(listener.Offset, listener.Size);
     }
 
-    public static bool InSection(RamDiscardListener listener, int block) =>
-        (ulong)block * BlockSize >= listener.Offset && (UInt128)((ulong)block + 1) * BlockSize <= (UInt128)listener.Offset + listener.Size;
+    /// <summary>virtio_mem_intersect_memory_section: the part of [offset, offset+size) inside the
+    /// listener's section, partial blocks at its edges included; false when there is none.</summary>
+    public static bool Intersect(RamDiscardListener listener, ulong offset, ulong size, out ulong start, out ulong length)
+    {
+        start = Math.Max(offset, listener.Offset);
+        UInt128 end = UInt128.Min((UInt128)offset + size, (UInt128)listener.Offset + listener.Size);
+        length = end > start ? (ulong)(end - start) : 0;
+        return length > 0;
+    }
+
 
     public void Reset()
     {

@@ -160,26 +160,26 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             foreach (var o in oracles) o.AfterCommit(ctx);
         }
 
-        /// <summary>virtio_mem_notify_plug: populate for each listener whose section covers
-        /// the range; on the first failure the ones before are told to discard it again.</summary>
+        /// <summary>virtio_mem_notify_plug: populate, for each listener, the part of the range
+        /// inside its section; on the first failure the ones before are told to discard theirs again.</summary>
         public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size)
         {
             if (trace.Enabled) trace.Note($"virtio-mem plug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
-            var done = new List<RamDiscardListener>();
+            var done = new List<(RamDiscardListener Listener, ulong Start, ulong Length)>();
             bool ok = true;
             ctx.RamDiscard = (true, offset, size);
             try
             {
                 foreach (var l in vmem.Listeners.ToArray())
                 {
-                    if (!VirtioMem.InSection(l, (int)(offset / VirtioMem.BlockSize))) continue;
-                    if (l.Populate(offset, size) != 0) { ok = false; break; }
-                    done.Add(l);
+                    if (!VirtioMem.Intersect(l, offset, size, out ulong start, out ulong length)) continue;
+                    if (l.Populate(start, length) != 0) { ok = false; break; }
+                    done.Add((l, start, length));
                 }
                 if (!ok)
                 {
                     ctx.RamDiscard = (false, offset, size);
-                    foreach (var l in done) l.Discard(offset, size);
+                    foreach (var (l, start, length) in done) l.Discard(start, length);
                 }
             }
             finally { ctx.RamDiscard = null; }
@@ -188,7 +188,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             return ok;
         }
 
-        /// <summary>virtio_mem_notify_unplug: discard for each listener covering the range.</summary>
+        /// <summary>virtio_mem_notify_unplug: discard, for each listener, the part of the range inside its section.</summary>
         public void RamDiscard(VirtioMem vmem, ulong offset, ulong size)
         {
             if (trace.Enabled) trace.Note($"virtio-mem unplug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
@@ -196,7 +196,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             try
             {
                 foreach (var l in vmem.Listeners.ToArray())
-                    if (VirtioMem.InSection(l, (int)(offset / VirtioMem.BlockSize))) l.Discard(offset, size);
+                    if (VirtioMem.Intersect(l, offset, size, out ulong start, out ulong length)) l.Discard(start, length);
             }
             finally { ctx.RamDiscard = null; }
             foreach (var o in oracles) o.AfterCommit(ctx);
