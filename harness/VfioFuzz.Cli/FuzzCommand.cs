@@ -77,7 +77,11 @@ static class FuzzCommand
             if (root is null) return Cli.Fail($"the {engineName} engine builds the driver from the repository: run it inside a vfio-fuzz checkout");
             var build = new FuzzDriverBuild(root);
             engine = engineName == "afl" ? new AflEngine(build) : new LibFuzzerEngine(build);
+            var preparing = System.Diagnostics.Stopwatch.StartNew();
             if (engine.Prepare() is { } error) return Cli.Fail(error);
+            // The one-time install and driver build is not fuzzing: the budget starts after it, and says so.
+            if (preparing.Elapsed > TimeSpan.FromSeconds(2))
+                Console.WriteLine($"fuzz: preparing {engine.Name} took {CampaignPlan.Seconds(preparing.Elapsed)} (installs and the driver build are cached; the budget starts now)");
         }
         ulong seed = seedOption ?? (ulong)DateTime.UtcNow.Ticks;
         int parallel = Math.Min(jobs, targetIds.Count), instances = Math.Max(1, jobs / parallel);
