@@ -32,9 +32,11 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         ulong seed = run.Seed ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
         Console.WriteLine($"[{run.TargetId}] afl++: seed {seed}, {run.Instances} instance(s), {(canResume ? "resuming the previous queue" : $"{seedCount} seed(s) from corpus/seeds")}, output {outDir}");
 
-        string known = string.Join(",", run.Store.KnownSignatures(run.TargetId));
-        // Per box when sharing a sync folder: two boxes on one host must not clear each other's counters.
-        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Sync is null ? run.Slug : $"{run.Slug}-{run.Sync.Name}"));
+        // Boot-time findings and seeds that show a bug are findings before AFL++ starts: the
+        // driver then knows them, so AFL++ keeps those seeds instead of dropping them as crashes.
+        run.TriageStart(Directory.GetFiles(seeds));
+        string known = string.Join(",", run.WriteKnown(Path.Combine(build.WorkDir, "known", run.BoxSlug + ".txt")));
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.BoxSlug));
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
         {
             var psi = new ProcessStartInfo("afl-fuzz");
@@ -54,8 +56,6 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         var clock = Stopwatch.StartNew();
         string Stats() => $"[{run.TargetId}] afl++ {execs.Line()} {AflFolders(outDir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
-        // Boot-time findings are not crashes to the driver; the empty program records them.
-        run.Triage.Consider(FuzzProgram.Empty);
         if (!run.FirstFindingReached)
             new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
                 .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);

@@ -76,6 +76,8 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             var saved = File.GetLastWriteTimeUtc(file);
             foreach (var f in run.Triage.Findings.Skip(before))
                 run.FirstSaved.TryAdd(f.Finding.Signature, (saved, file));
+            // The campaign learns as it goes: every engine instance stops crashing on it.
+            if (run.Triage.Findings.Count > before && run.KnownFile is { } known) run.WriteKnown(known);
         }
     }
 

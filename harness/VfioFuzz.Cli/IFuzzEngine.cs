@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
+using VfioFuzz.Programs;
 
 namespace VfioFuzz.Cli;
 
@@ -47,9 +48,48 @@ sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool 
     public void SetDriverCrashRule(ProcessStartInfo psi)
     {
         if (UntilSignature is { } only) psi.Environment[CrashRule.OnlySignatureVariable] = only;
+        else if (KnownFile is { } file) psi.Environment[CrashRule.KnownFileVariable] = file;
+    }
+
+    /// <summary>The campaign's live known-signatures file (<see cref="CrashRule"/>), once written.</summary>
+    public string? KnownFile { get; private set; }
+
+    /// <summary>What the driver must not crash on: the store's signatures and everything this
+    /// campaign recorded. Rewritten (atomically) after each new finding, so every engine
+    /// instance learns it within a quarter of a second; a signature is written as soon as triage sees it, before minimizing.</summary>
+    public IReadOnlyList<string> WriteKnown(string file)
+    {
+        if (KnownFile is null)
+            Triage.Spotted += signature =>
+            {
+                lock (_spotted) _spotted.Add(signature);
+                WriteKnown(file);
+            };
+        string[] known;
+        lock (_spotted)
+            known = Store.KnownSignatures(TargetId).Concat(Triage.Findings.Select(f => f.Finding.Signature)).Concat(_spotted).Distinct().ToArray();
+        CrashRule.WriteKnownFile(file, known);
+        KnownFile = file;
+        return known;
+    }
+
+    // Signatures triage has seen but not yet saved (it is minimizing them).
+    readonly HashSet<string> _spotted = [];
+
+    /// <summary>Triages the empty program (boot-time findings, which every input shows) and the
+    /// seeds, so a seed that shows a bug on this target is a finding, and not a crash the engine
+    /// drops at its first dry run.</summary>
+    public void TriageStart(IEnumerable<string> seedFiles)
+    {
+        Triage.Consider(FuzzProgram.Empty);
+        foreach (var file in seedFiles) Triage.Consider(ProgramDecoder.Decode(File.ReadAllBytes(file), Profile));
     }
 
     /// <summary>The engine's folder name: per target, profile and kernel, unless the caller
     /// (the bench) names its own so it never touches a campaign's queue.</summary>
     public string Slug => WorkName ?? $"{TargetId}-{Profile.Name}-{Kernel}";
+
+    /// <summary>The slug of this box's part of the campaign: two AFL++ sync boxes on one host
+    /// keep their own counters and known-signature files.</summary>
+    public string BoxSlug => Sync is null ? Slug : $"{Slug}-{Sync.Name}";
 }

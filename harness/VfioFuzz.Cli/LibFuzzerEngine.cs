@@ -29,11 +29,12 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] libfuzzer: {run.Instances} worker(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
 
         var stats = new LibFuzzerStats();
-        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.Slug));
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.BoxSlug));
         var clock = Stopwatch.StartNew();
         string Stats() => $"[{run.TargetId}] libfuzzer {execs.Line()} {stats.Line()} {EngineSupervisor.FindingsSummary(run.Triage)} " +
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
-        run.Triage.Consider(FuzzProgram.Empty);
+        run.TriageStart(Directory.GetFiles(seeds));
+        string knownFile = Path.Combine(build.WorkDir, "known", run.BoxSlug + ".txt");
         var supervisor = new EngineSupervisor(run, Path.Combine(dir, "libfuzzer.log")) { OnOutput = stats.Parse };
         var deadline = DateTime.UtcNow + run.Budget;
         // libFuzzer's -seed (round r uses seed + r), chosen here so the report can name it.
@@ -41,7 +42,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] libfuzzer: seed {seed}");
         for (int round = 0; !cancel.IsCancellationRequested && !run.FirstFindingReached && DateTime.UtcNow < deadline - TimeSpan.FromSeconds(1); round++)
         {
-            var known = run.Store.KnownSignatures(run.TargetId).Concat(run.Triage.Findings.Select(f => f.Finding.Signature)).Distinct();
+            var known = run.WriteKnown(knownFile);
             var psi = new ProcessStartInfo(build.Bridge);
             foreach (var a in new[] { "-max_len=" + ProgramDecoder.MaxInputBytes, "-timeout=5", "-print_final_stats=1", $"-seed={(uint)(seed + (ulong)round)}",
                          $"-max_total_time={(int)Math.Max(1, (deadline - DateTime.UtcNow).TotalSeconds)}", $"-artifact_prefix={artifacts}" })

@@ -56,7 +56,7 @@ sealed class Harness
         _crash = Environment.GetEnvironmentVariable(CrashRule.OnlySignatureVariable) is { Length: > 0 } only
             ? CrashRule.Only(only)
             : CrashRule.Unknown((args.Length == 4 ? args[3].Split(',', StringSplitOptions.RemoveEmptyEntries) : [])
-                .Concat(_runner.Run(FuzzProgram.Empty).Signatures));
+                .Concat(_runner.Run(FuzzProgram.Empty).Signatures), Environment.GetEnvironmentVariable(CrashRule.KnownFileVariable));
     }
 
     readonly byte[] _input = new byte[ProgramDecoder.MaxInputBytes];

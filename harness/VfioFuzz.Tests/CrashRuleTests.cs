@@ -26,4 +26,23 @@ public class CrashRuleTests
         Assert.False(rule.IsCrash(Other));
         Assert.True(rule.IsCrash(Wanted));
     }
+
+    [Fact]
+    public void A_signature_saved_mid_campaign_stops_being_a_crash()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"known-{Guid.NewGuid():N}.txt");
+        try
+        {
+            CrashRule.WriteKnownFile(file, [Other]);
+            var rule = CrashRule.Unknown([], file);
+            Assert.False(rule.IsCrash(Other));
+            Assert.True(rule.IsCrash(Wanted));
+            CrashRule.WriteKnownFile(file, [Other, Wanted]);   // the CLI saved it
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(1));
+            var until = DateTime.UtcNow.AddSeconds(5);
+            while (rule.IsCrash(Wanted) && DateTime.UtcNow < until) Thread.Sleep(100);
+            Assert.False(rule.IsCrash(Wanted));
+        }
+        finally { File.Delete(file); }
+    }
 }

@@ -23,6 +23,10 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
     /// so each engine's output shows it the same way.</summary>
     public Action<CampaignFinding>? Recorded { get; init; }
 
+    /// <summary>Told of a signature seen for the first time, before it is minimized (which can
+    /// take a while): an engine can stop crashing on it at once.</summary>
+    public event Action<string>? Spotted;
+
     /// <summary>Runs a program and records each signature seen for the first time in this campaign.</summary>
     public void Consider(FuzzProgram program) => Consider(program, runner.Run(program));
 
@@ -32,6 +36,7 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
         foreach (var f in result.Findings)
             if (_seen.Add(f.Signature))
             {
+                Spotted?.Invoke(f.Signature);
                 var recorded = Record(program, f);
                 Findings.Add(recorded);
                 Recorded?.Invoke(recorded);
