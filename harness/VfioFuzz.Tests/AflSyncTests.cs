@@ -27,7 +27,12 @@ public sealed class AflSyncTests() : TempFolder("aflsync")
     public void Two_instances_share_one_sync_folder()
     {
         using var main = Start("main");
-        Thread.Sleep(3000);   // the first builds the driver if needed; the second waits for it
+        // AFL++ 4.04c syncs a secondary when it starts and then every AFL_SYNC_TIME (30 min by
+        // default): box2 joins once main's queue has entries, as a box joining a running campaign does.
+        string mainQueue = Path.Combine(Dir, "sync", "main", "queue");
+        var until = DateTime.UtcNow.AddSeconds(150);
+        while (!(Directory.Exists(mainQueue) && Directory.EnumerateFiles(mainQueue, "id:*").Any()) && !main.HasExited && DateTime.UtcNow < until)
+            Thread.Sleep(250);
         using var box2 = Start("box2");
         Assert.True(main.WaitForExit(180_000) && box2.WaitForExit(180_000), "the campaigns did not end");
         Assert.Contains(main.ExitCode, new[] { 0, 1 });
