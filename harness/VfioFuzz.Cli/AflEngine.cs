@@ -19,6 +19,8 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
     public EngineOutcome Run(EngineRun run, CancellationToken cancel)
     {
         string outDir = OutputDir(run);
+        // In a shared sync folder each box holds its own instance folder; elsewhere the campaign's.
+        using var busy = CampaignLock.Acquire(run.Sync is null ? outDir : Path.Combine(outDir, run.Sync.Name));
         string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
         int seedCount = build.WriteSeeds(seeds, run.Profile);
         string first = run.Sync?.Name ?? "main";

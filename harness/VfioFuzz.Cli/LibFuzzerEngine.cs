@@ -20,6 +20,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
     public EngineOutcome Run(EngineRun run, CancellationToken cancel)
     {
         string dir = Path.Combine(build.WorkDir, "libfuzzer", run.Slug);
+        using var busy = CampaignLock.Acquire(dir);
         string corpus = Path.Combine(dir, "corpus"), artifacts = Path.Combine(dir, "artifacts") + "/";
         string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
         if (!run.Resume && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);

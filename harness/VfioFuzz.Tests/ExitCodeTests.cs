@@ -126,4 +126,19 @@ public sealed class ExitCodeTests() : TempFolder("exit")
         Assert.Contains("1 corpus file(s) could not be loaded", o.Stderr);
         AssertNothingDotnet(o);
     }
+
+    [Fact]
+    public void A_second_campaign_on_the_same_target_and_profile_is_refused_not_clobbered()
+    {
+        string folder = Path.Combine(Repo.Root, ".vfio-fuzz", "afl", "qemu-11.0-gb200-nvlink-dmabuf");
+        Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+        using (new FileStream(folder + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))   // the first campaign
+        {
+            var o = CliProcess.Run("fuzz", "--target", "qemu-11.0", "--profile", "gb200-nvlink", "--duration", "5s",
+                "--findings", Path.Combine(Dir, "findings"), "--reports", Path.Combine(Dir, "reports"));
+            Assert.Equal(2, o.ExitCode);
+            Assert.Contains("another campaign on this target and profile is running there", o.Stderr);
+            AssertNothingDotnet(o);
+        }
+    }
 }
