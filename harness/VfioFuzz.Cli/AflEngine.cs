@@ -21,7 +21,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         string outDir = OutputDir(run);
         // In a shared sync folder each box holds its own instance folder; elsewhere the campaign's.
         using var busy = CampaignLock.Acquire(run.Sync is null ? outDir : Path.Combine(outDir, run.Sync.Name));
-        string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
+        string seeds = Path.Combine(build.WorkDir, "seeds", Name, run.BoxSlug);   // per engine and box: campaigns never share it
         int seedCount = build.WriteSeeds(seeds, run.Profile);
         string first = run.Sync?.Name ?? "main";
         // Instance names: the first is this box's name (or main), the rest <name>-s1, -s2...

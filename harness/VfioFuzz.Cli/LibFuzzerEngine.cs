@@ -22,7 +22,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         string dir = Path.Combine(build.WorkDir, "libfuzzer", run.Slug);
         using var busy = CampaignLock.Acquire(dir);
         string corpus = Path.Combine(dir, "corpus"), artifacts = Path.Combine(dir, "artifacts") + "/";
-        string seeds = Path.Combine(build.WorkDir, "seeds", run.Slug);
+        string seeds = Path.Combine(build.WorkDir, "seeds", Name, run.BoxSlug);   // per engine and box: campaigns never share it
         if (!run.Resume && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(corpus);
         Directory.CreateDirectory(artifacts);
