@@ -23,7 +23,7 @@ static class FuzzCommand
     public static Command Create()
     {
         var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
-        var profile = new Option<string>("--profile") { Description = "gb200-nvlink or vr-cxl-type2", DefaultValueFactory = _ => "vr-cxl-type2" };
+        var profile = new Option<string>("--profile") { Description = $"the platform: {string.Join(", ", Profile.BuiltIn.Select(p => p.Name))}", DefaultValueFactory = _ => "vr-cxl-type2" };
         var kernel = new Option<string?>("--kernel") { Description = "dmabuf or no-dmabuf (default: the profile's)" };
         var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };

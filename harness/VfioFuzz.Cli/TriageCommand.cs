@@ -19,7 +19,7 @@ static class TriageCommand
     {
         var inputs = new Argument<string[]>("inputs") { Description = "crash files or folders of them (raw engine inputs)", Arity = ArgumentArity.OneOrMore };
         var target = new Option<string>("--target") { Description = "the target the inputs crashed", Required = true };
-        var profile = new Option<string>("--profile") { Description = "gb200-nvlink or vr-cxl-type2", DefaultValueFactory = _ => "vr-cxl-type2" };
+        var profile = new Option<string>("--profile") { Description = $"the platform: {string.Join(", ", Profile.BuiltIn.Select(p => p.Name))}", DefaultValueFactory = _ => "vr-cxl-type2" };
         var kernel = new Option<string?>("--kernel") { Description = "dmabuf or no-dmabuf (default: the profile's)" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var cmd = new Command("triage", "Triage engine crash inputs into minimized reproducers in the finding store") { inputs, target, profile, kernel, findings };
