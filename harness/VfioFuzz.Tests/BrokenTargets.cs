@@ -87,3 +87,15 @@ sealed class NoDirtySyncOnDel : VfioListener
     public override TargetInfo Info { get; } = new("test-no-dirty-sync", "test", [], "");
     protected override bool SyncsDirtyOnDel(in Section s) => false;
 }
+
+/// <summary>Sends each guest IOTLB UNMAP to the IOAS twice (a duplicate vIOMMU UNMAP, as QEMU history had).</summary>
+sealed class DoubleIotlbUnmap : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-double-iotlb-unmap", "test", [], "");
+
+    protected override void NotifyUnmap(ulong iova, ulong size)
+    {
+        base.NotifyUnmap(iova, size);
+        base.NotifyUnmap(iova, size);
+    }
+}

@@ -279,4 +279,20 @@ public class OracleTests
         Assert.Contains(plugged.Trace, l => l.StartsWith($"iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x{Iova:x} ", StringComparison.Ordinal));
         Assert.True(plugged.Clean);
     }
+
+    [Fact]
+    public void A_double_iotlb_unmap_has_its_own_signature_and_text()
+    {
+        const ulong Iova = 0x1_0000_0000UL;
+        Op[] ops = [new SetViommu(true), new IotlbMap(Iova, 0x4000_0000UL, 0x1000, Writable: true), new IotlbUnmap(Iova)];
+        var twice = Run(Profile.VrCxlType2, () => new DoubleIotlbUnmap(), ops);
+        var f = Assert.Single(twice.Findings, x => x.Signature.StartsWith("asymmetric-unmap:iotlb-double-unmap:", StringComparison.Ordinal));
+        Assert.Equal(3, f.Step);
+        Assert.Contains("already removed it", f.Summary);
+        Assert.DoesNotContain(twice.Findings, x => x.Signature.Contains("iotlb-never-mapped"));   // the MAP did reach the IOAS
+        Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", ops).Clean);
+        // A skip on the MAP side is still what it was.
+        Assert.Contains(Run(Profile.VrCxlType2, "nv-2e963ff-notify", [new SetViommu(true), new IotlbMap(Iova, CxlDpa, 0x1000, Writable: true), new IotlbUnmap(Iova)]).Findings,
+            x => x.Signature == "asymmetric-unmap:iotlb-never-mapped:cxl-dpa");
+    }
 }

@@ -223,7 +223,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_iommu_map_notify", $"iommu {(e.IsMap ? "MAP" : "UNMAP")} @ 0x{iova:x} - 0x{(UInt128)iova + e.Size - 1:x}");
         if (!e.IsMap)
         {
-            UnmapReportingErrors(iova, e.Size, iotlb: true);   // the notification's own entry
+            NotifyUnmap(iova, e.Size);
             return;
         }
         if (Env.ResolveGpa?.Invoke(e.Gpa) is not { } target || !target.Mr.IsRam)
@@ -249,6 +249,10 @@ public abstract class VfioListener : ListenerTarget
         if (ret != 0)
             Env.Trace.Stderr($"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{e.Size:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})");
     }
+
+    /// <summary>vfio_iommu_map_notify's UNMAP: one unmap of the notification's own entry, by IOVA
+    /// (its IOTLB entry lets the backend read the dirty bits first); a patch may change it.</summary>
+    protected virtual void NotifyUnmap(ulong iova, ulong size) => UnmapReportingErrors(iova, size, iotlb: true);
 
     /// <summary>vfio_iommu_map_notify after the translation: upstream maps whatever it
     /// translated to (ram_device included); a patch may skip here.</summary>

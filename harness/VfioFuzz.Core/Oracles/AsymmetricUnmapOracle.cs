@@ -35,6 +35,10 @@ public sealed class AsymmetricUnmapOracle : Oracle
     }
 
     readonly List<Request> _requests = [];
+
+    // Guest IOTLB entries whose MAP reached the IOAS and an UNMAP already answered, with that
+    // UNMAP's step: a second UNMAP of one is a double unmap, not a skipped MAP.
+    readonly Dictionary<(ulong Iova, ulong Length), int> _iotlbUnmapped = [];
     readonly Dictionary<ulong, Request> _areaOwner = [];
 
     public override void OnMap(RunContext ctx, in MapCall call)
@@ -55,6 +59,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
             break;
         }
         _requests.Add(request);
+        if (request.Iotlb) _iotlbUnmapped.Remove((call.Iova, call.Length));
         if (call.Result == Errno.Ok) _areaOwner[call.Iova] = request;
     }
 
@@ -133,11 +138,27 @@ public sealed class AsymmetricUnmapOracle : Oracle
             if (r.Iotlb && r.Iova == call.Iova && r.Length == call.Length) { match = r; break; }
         var foreign = ReleaseAreas(call, static r => r.Iotlb);
         var made = ctx.Offers[e.Iova];
-        if (match is not null) _requests.Remove(match);
+        if (match is not null)
+        {
+            _requests.Remove(match);
+            _iotlbUnmapped[(call.Iova, call.Length)] = ctx.Step;
+        }
         // Unmatched but never mappable: upstream's own (logged) refusal, not an asymmetry.
         if ((match is not null || !made.Mappable) && foreign is null) return;
         var role = made.Role;
         UInt128 end = (UInt128)call.Iova + call.Length;
+        if (foreign is null && _iotlbUnmapped.TryGetValue((call.Iova, call.Length), out int firstStep))
+        {
+            string twice = $"{FindingKinds.AsymmetricUnmap}:iotlb-double-unmap:{role.Name()}";
+            if (ctx.Seen(twice)) return;
+            ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, twice, ctx.Step,
+                $"a guest IOTLB entry [0x{call.Iova:x}, 0x{end:x}) (GPA 0x{e.Gpa:x}, {role.Name()}) was unmapped again: its MAP reached the IOAS " +
+                $"and an UNMAP at step {(firstStep == 0 ? "boot" : firstStep.ToString())} already removed it",
+                "The listener sent IOMMU_IOAS_UNMAP twice for one guest IOTLB UNMAP (or for one entry). iommufd answers the second with " +
+                "ENOENT, which QEMU counts as success; if anything was mapped at that IOVA in between, the second unmap removed it.",
+                Effect(call, foreign)));
+            return;
+        }
         string sig = foreign is null
             ? $"{FindingKinds.AsymmetricUnmap}:iotlb-never-mapped:{role.Name()}"
             : $"{FindingKinds.AsymmetricUnmap}:foreign-mapping:{foreign![0].Role.Name()}";
