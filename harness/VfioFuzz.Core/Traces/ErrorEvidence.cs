@@ -27,24 +27,27 @@ static class ErrorEvidence
         var paired = new HashSet<int>();
         var ioctlOf = new Dictionary<int, IoctlFailed>();
         for (int i = 0; i < events.Count; i++)
-            if (events[i] is DmaMapFailed or DmaUnmapFailed && Ioctl(i, events[i] is DmaMapFailed, events[i] is DmaMapFailed m ? m.Errno : ((DmaUnmapFailed)events[i]).Errno) is { } f)
-                ioctlOf[i] = f;
+        {
+            var (call, map, errno) = events[i] switch
+            {
+                DmaMapFailed m => (true, true, m.Errno),
+                DmaUnmapFailed u => (true, false, u.Errno),
+                _ => (false, false, 0),
+            };
+            if (call && Ioctl(i, map, errno) is { } f) ioctlOf[i] = f;
+        }
         for (int i = 0; i < events.Count; i++)
         {
             switch (events[i])
             {
                 case DmaUnmapFailed u:
-                {
                     yield return Unmap(u.Line, u.Iova, u.Size, u.Errno, u.Text, ioctlOf.GetValueOrDefault(i));
                     break;
-                }
                 case DmaMapFailed m:
-                {
                     var ioctl = ioctlOf.GetValueOrDefault(i);
                     bool bar = ioctl?.PciBarHint == true || mmaps.Any(x => m.Va >= x.Va && m.Va < x.Va + (x.End - x.Offset + 1));
                     yield return Map(m.Line, $"0x{m.Iova:x}+0x{m.Size:x}", m.Iova, m.Size, m.Errno, m.Text, bar, ioctl);
                     break;
-                }
                 case IoctlFailed f when !paired.Contains(f.Line):
                     yield return f.Map
                         ? Map(f.Line, "a range not in the excerpt", null, 0, f.Errno, f.Text, f.PciBarHint, null)
