@@ -12,7 +12,7 @@ public sealed record Finding(string Kind, string Signature, int Step, string Sum
 {
     // A kind that is not in FindingKinds.All would be saved by a campaign and then refused by
     // the corpus loader, the gate and the nightly summary: refuse it where it is made.
-    public string Kind { get; } = FindingKinds.IsKind(Kind) && FindingKinds.KindOf(Signature) == Kind
+    public string Kind { get; } = FindingKinds.Begins(Kind, Signature)
         ? Kind
         : throw new ArgumentException($"finding '{Signature}' of kind '{Kind}': the kind must be one of FindingKinds.All and begin the signature");
 }

@@ -20,6 +20,11 @@ public static class FindingKinds
 
     public static bool IsKind(string kind) => All.Contains(kind);
 
+    /// <summary>Whether <paramref name="kind"/> is a known kind and begins <paramref name="signature"/>
+    /// as its first part (checked for every finding made, so without allocating).</summary>
+    public static bool Begins(string kind, string signature) =>
+        IsKind(kind) && signature.Length > kind.Length && signature[kind.Length] == ':' && signature.StartsWith(kind, StringComparison.Ordinal);
+
     /// <summary>The kind part of a signature (everything before the first ':').</summary>
     public static string KindOf(string signature) => signature.Split(':', 2)[0];
 
