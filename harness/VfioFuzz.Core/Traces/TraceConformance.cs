@@ -67,12 +67,7 @@ public static class TraceConformance
                 inTransaction = true;
             }
             added |= add;
-            // The backend calls QEMU made under this event: up to the next listener or notify event.
-            var recorded = new List<TraceEvent>();
-            int next = i + 1;
-            for (; next < events.Count && events[next] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
-                if (events[next] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[next]);
-            answers.Expect(recorded);
+            var recorded = RecordedUnder(i, out int next);
             if (add) { target.RegionAdd(section); live.Add(section); }
             else { target.RegionDel(section); live.Remove(section); }
             if (!MoreInTransaction(next, add))
@@ -80,13 +75,26 @@ public static class TraceConformance
                 target.Commit();
                 inTransaction = added = false;
             }
-            var model = answers.Calls;
-            var expected = recorded.Select(Describe).ToArray();
-            if (!model.SequenceEqual(expected))
-                return new TraceDivergence(events[i].Line, description, recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), model.ToArray());
+            if (Diverges(events[i].Line, description, recorded) is { } divergence) return divergence;
         }
         if (inTransaction) target.Commit();
         return null;
+
+        // The backend calls QEMU made under the event at `at`: up to the next listener or notify
+        // event (`next`); the answers the target gets are set up from them.
+        List<TraceEvent> RecordedUnder(int at, out int next)
+        {
+            var recorded = new List<TraceEvent>();
+            for (next = at + 1; next < events.Count && events[next] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
+                if (events[next] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[next]);
+            answers.Expect(recorded);
+            return recorded;
+        }
+
+        // The target's calls since the last RecordedUnder against the recorded ones.
+        TraceDivergence? Diverges(int line, string description, List<TraceEvent> recorded) =>
+            answers.Calls.SequenceEqual(recorded.Select(Describe)) ? null
+                : new TraceDivergence(line, description, recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), answers.Calls.ToArray());
 
         // A guest IOTLB notification, delivered to the notifiers as the vIOMMU does. The trace
         // names only the IOVA range, and the guest RAM behind it is not in the listener's view
@@ -95,10 +103,7 @@ public static class TraceConformance
         // made no map call cannot say what it pointed at: the target sees a GPA with no memory.
         TraceDivergence? Notify(int at, IommuMapNotify n)
         {
-            var recorded = new List<TraceEvent>();
-            for (int j = at + 1; j < events.Count && events[j] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); j++)
-                if (events[j] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[j]);
-            answers.Expect(recorded);
+            var recorded = RecordedUnder(at, out _);
             ulong size = n.Last - n.Start + 1;
             bool map = n.Op == "MAP";
             ulong gpa = ulong.MaxValue;
@@ -113,9 +118,7 @@ public static class TraceConformance
             else viommu.Remove(n.Start, out _);
             foreach (var notifier in viommu.Notifiers.Where(x => x.Covers(n.Start)).ToArray())
                 notifier.Notify(new IotlbEvent(map, n.Start, size, gpa, writable));
-            var expected = recorded.Select(Describe).ToArray();
-            return answers.Calls.SequenceEqual(expected) ? null
-                : new TraceDivergence(n.Line, $"iommu {n.Op} @ 0x{n.Start:x} - 0x{n.Last:x}", recorded.Select(r => $"line {r.Line}: {Describe(r)}").ToArray(), answers.Calls.ToArray());
+            return Diverges(n.Line, $"iommu {n.Op} @ 0x{n.Start:x} - 0x{n.Last:x}", recorded);
         }
 
         // Whether the transaction goes on after an event: the next listener event is an add, or
