@@ -23,14 +23,9 @@ static class BisectCommand
 
     static int Run(string seriesPath, string entryPath, string? good, string? bad, string? signature)
     {
-        BisectResult result;
-        try
-        {
-            var s = Series.Load(seriesPath);
-            var entry = CorpusFile.Load(entryPath, Cli.Catalog.Targets.Select(t => t.Id).ToArray());
-            result = Bisect.Run(s, entry, Cli.Catalog, good, bad, signature);
-        }
-        catch (Exception e) when (e is YamlFormatException or BisectUsageException or FileNotFoundException) { return Cli.Fail(e.Message); }
+        // A bad series, entry or good/bad pair is an input error (ExitContract).
+        var result = Bisect.Run(Series.Load(seriesPath), CorpusFile.Load(entryPath, Cli.Catalog.Targets.Select(t => t.Id).ToArray()),
+            Cli.Catalog, good, bad, signature);
 
         Console.WriteLine($"bisect: good {result.Good}, bad {result.Bad}{(signature is null ? "" : $", bad = shows {signature}")}");
         foreach (var step in result.Steps)

@@ -19,9 +19,7 @@ static class ConformanceCommand
 
     static int Run(string path)
     {
-        Cassette cassette;
-        try { cassette = CassetteFile.Load(path); }
-        catch (YamlFormatException e) { return Cli.Fail(e.Message); }
+        var cassette = CassetteFile.Load(path);   // a bad cassette is an input error (ExitContract)
         var differences = ConformanceSuite.Compare(cassette, ConformanceSuite.FlavorOf(cassette.Kernel));
         foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
         Console.WriteLine(ConformanceSuite.Summary(differences, $"{cassette.Backend} on kernel {cassette.Kernel} (recorded {cassette.Recorded})"));

@@ -47,7 +47,7 @@ static class GateCommand
                 patches = PatchMbox.Parse(Path.Combine(series.Folder, commit.PatchFile));
             }
         }
-        catch (Exception e) when (e is YamlFormatException or PatchFormatException or ArgumentException) { return Cli.Fail(e.Message); }
+        catch (ArgumentException e) { return Cli.Fail(e.Message); }   // input errors of the files: ExitContract
 
         // The fuzz phase is most of a gate's time: it reports like a campaign does.
         var progress = ProgressLine.For(1);

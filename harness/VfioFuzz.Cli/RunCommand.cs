@@ -35,7 +35,7 @@ static class RunCommand
                 result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: factory)).Run(entry.Program);
             else return Cli.Fail(error!);
         }
-        catch (Exception e) when (e is YamlFormatException or ArgumentException or CassetteDivergenceException) { return Cli.Fail(e.Message); }
+        catch (ArgumentException e) { return Cli.Fail(e.Message); }   // input errors of the files: ExitContract
         foreach (var line in result.Trace) Console.WriteLine(line);
         Console.WriteLine();
         foreach (var f in result.Findings)
