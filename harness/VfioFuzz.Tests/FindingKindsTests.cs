@@ -19,9 +19,9 @@ public sealed class FindingKindsTests() : TempFolder("kinds")
     /// <summary>For each kind, a target and program that make its oracle fire.</summary>
     static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops)> Producers = new()
     {
-        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new SetCommandMem("cxl0", false)]),
+        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new HdmDecommit("cxl0")]),
         [FindingKinds.MissingStage2] = (Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), [new AtsAccess("gpu0", 0x102_0000_0000UL)]),
-        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0"), new SetCommandMem("cxl0", true), new SetCommandMem("cxl0", false)]),
+        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")]),
         [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)]),
         [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), []),
         [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")]),

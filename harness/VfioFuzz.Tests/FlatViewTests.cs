@@ -28,16 +28,59 @@ public class FlatViewTests
         world.Apply(new MoveBar("cxl0", 2, 0x100_3000_0000UL), events);
         Assert.Equal(2, events.Transactions.Count);
         Assert.True(events.Transactions[0].Before.Sections.Length > events.Transactions[0].After.Sections.Length);
-        Assert.Contains(events.Transactions[1].After.Sections, s => s.Gpa == 0x100_3000_0000UL && s.Mr.Role == RegionRole.CxlDpa);
+        Assert.Contains(events.Transactions[1].After.Sections, s => s.Gpa == 0x100_3000_0000UL && s.Mr.Name == "cxl0 BAR2 mmaps[0]");
     }
 
     [Fact]
     public void A_later_bar_covers_an_earlier_one_it_overlaps()
     {
         var world = new World(Profile.VrCxlType2);
-        // Move the DPA BAR over cxl0's BAR0 (at window 0, slot 1 = +64 KiB).
-        world.Apply(new MoveBar("cxl0", 2, World.BarWindowBase), IgnoreWorldEvents.Instance);
-        Assert.DoesNotContain(world.View.Sections, s => s.Mr.Role == RegionRole.BarMmap && s.Mr.Owner == "cxl0");
+        // Move BAR2 (64 KiB) onto cxl0's BAR0 (window 0, slot 1 = +64 KiB).
+        world.Apply(new MoveBar("cxl0", 2, World.BarSlot(0, 1, 0x10000)), IgnoreWorldEvents.Instance);
+        Assert.DoesNotContain(world.View.Sections, s => s.Mr.Name == "cxl0 BAR0 mmaps[0]");
+    }
+
+    [Fact]
+    public void The_cxl_dpa_follows_its_hdm_decoder_and_resets_not_the_command_register()
+    {
+        var world = new World(Profile.VrCxlType2);
+        var hdm = world.Device("cxl0").Hdm!;
+        Section Dpa() => Assert.Single(world.View.Sections, s => s.Mr.Role == RegionRole.CxlDpa);
+        // machine_done committed decoder 0 at the window's base; the rest of the window is MMIO.
+        Assert.Equal((hdm.Spec.WindowBase, hdm.Spec.DpaSize), (Dpa().Gpa, Dpa().Size));
+        Assert.Contains(world.View.Sections, s => s.Gpa == hdm.Spec.WindowBase + hdm.Spec.DpaSize && s.Mr.Role == RegionRole.Mmio);
+
+        // MEM, BAR sizing and INTx mmap toggles leave it alone.
+        var events = new Recorder();
+        foreach (var op in new Op[] { new SetCommandMem("cxl0", false), new SetCommandMem("cxl0", true), new BarSizing("cxl0", 0), new IntxInterrupt("cxl0") })
+            world.Apply(op, events);
+        Assert.All(events.Transactions, t => Assert.Contains(t.Before.Sections, s => s.Mr.Role == RegionRole.CxlDpa));
+        Assert.All(events.Transactions, t => Assert.Contains(t.After.Sections, s => s.Mr.Role == RegionRole.CxlDpa));
+
+        // The guest moves the decoder: one del, one add.
+        ulong moved = hdm.Spec.WindowBase + 2 * HdmSpec.Granule;
+        events = new Recorder();
+        world.Apply(new HdmDecommit("cxl0"), events);
+        world.Apply(new HdmCommit("cxl0", moved), events);
+        Assert.Equal(2, events.Transactions.Count);
+        Assert.DoesNotContain(events.Transactions[0].After.Sections, s => s.Mr.Role == RegionRole.CxlDpa);
+        Assert.Equal(moved, Dpa().Gpa);
+
+        // A guest FLR: the BARs stay, the DPA is dropped while the device resets and comes back
+        // at the firmware base (the re-sampled decoder), with the device initializing.
+        events = new Recorder();
+        world.Apply(new DeviceFlr("cxl0"), events);
+        Assert.Equal(2, events.Transactions.Count);
+        Assert.DoesNotContain(events.Transactions[0].After.Sections, s => s.Mr.Role == RegionRole.CxlDpa);
+        Assert.Equal((hdm.Spec.WindowBase, DeviceState.Initializing), (Dpa().Gpa, world.Device("cxl0").State));
+        Assert.All(events.Transactions, t => Assert.Equal(
+            t.Before.Sections.Count(s => s.Mr.Role == RegionRole.BarMmap), t.After.Sections.Count(s => s.Mr.Role == RegionRole.BarMmap)));
+
+        // A commit off the 256 MiB grid or past the window is refused.
+        world.Apply(new HdmDecommit("cxl0"), IgnoreWorldEvents.Instance);
+        Assert.Throws<ProgramException>(() => world.Apply(new HdmCommit("cxl0", hdm.Spec.WindowBase + 0x1000), IgnoreWorldEvents.Instance));
+        Assert.Throws<ProgramException>(() => world.Apply(new HdmCommit("cxl0", hdm.Spec.WindowBase + hdm.Spec.WindowSize), IgnoreWorldEvents.Instance));
+        Assert.Throws<ProgramException>(() => world.Apply(new HdmDecommit("nic0"), IgnoreWorldEvents.Instance));
     }
 
     [Fact]

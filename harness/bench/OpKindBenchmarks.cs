@@ -36,6 +36,8 @@ public class OpKindBenchmarks
         ["bar-sizing"] = (14, 14, null),
         ["vmem-plug/vmem-unplug"] = (15, 16, null),
         ["dirty-tracking"] = (17, 17, null),
+        ["device-flr/device-init-done"] = (18, 6, null),
+        ["hdm-decommit/hdm-commit"] = (20, 19, null),
     };
 
     const int Ops = BenchWorkload.OpsPerProgram;

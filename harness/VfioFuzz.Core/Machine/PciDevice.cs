@@ -51,6 +51,10 @@ public sealed class PciDevice
     public DeviceSpec Spec { get; }
     public string Id => Spec.Id;
     public ImmutableArray<PciBar> Bars { get; }
+
+    /// <summary>A CXL Type-2 device's HDM decoder and DPA; null for other devices.</summary>
+    public HdmDecoder? Hdm { get; }
+
     public DeviceState State { get; set; } = DeviceState.Running;
 
     /// <summary>PCI COMMAND.MEM: BARs decode only while it is set.</summary>
@@ -64,6 +68,7 @@ public sealed class PciDevice
     {
         Spec = spec;
         Bars = [.. spec.Bars.Select(b => new PciBar(spec.Id, b, hostPageSize))];
+        if (spec.Hdm is not null) Hdm = new HdmDecoder(spec.Id, spec.Hdm);
     }
 
     public PciBar Bar(int index)

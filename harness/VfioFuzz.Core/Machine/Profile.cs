@@ -6,7 +6,9 @@ namespace VfioFuzz.Machine;
 /// overlay (trapped, priority 1 in the BAR container) that splits the mmap.</summary>
 public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null);
 
-public sealed record DeviceSpec(string Id, DeviceKind Kind, bool Ats, IReadOnlyList<BarSpec> Bars);
+/// <summary>A device: its BARs and, for a CXL Type-2 device, the HDM decoder that places its
+/// device memory (not a BAR) in guest physical memory.</summary>
+public sealed record DeviceSpec(string Id, DeviceKind Kind, bool Ats, IReadOnlyList<BarSpec> Bars, HdmSpec? Hdm = null);
 
 /// <summary>A region the guest can plug and unplug (pc-dimm, option ROM).</summary>
 public sealed record PoolRegionSpec(string Name, RegionKind Kind, ulong Size);
@@ -80,18 +82,23 @@ public sealed record Profile(
 
     public static readonly Profile VrCxlType2 = new(
         "vr-cxl-type2",
-        "Vera-Rubin CXL Type-2 accelerator: its DPA is device memory the device reaches through " +
-        "ATS (CUDA UVM), so it must be in Stage-2; during reset and early init the device cannot " +
+        "Vera-Rubin CXL Type-2 accelerator: its DPA is device memory (placed by HDM decoder 0 in a " +
+        "CXL window, not a BAR) the device reaches through ATS (CUDA UVM), so it must be in Stage-2; during reset and early init the device cannot " +
         "answer an ATC invalidation (CMDQ_OP_ATC_INV times out). 4K pages.",
         HostPageSize: 4UL << 10, IommuPageSize: 4UL << 10, KernelFlavor.Dmabuf,
         RamBase: 0x4000_0000, RamSize: 2UL << 30,
         Devices:
         [
+            // BAR2 holds the CXL component registers (a 64 KiB block; the kernel traps only its
+            // HDM decoder registers, the rest is an ordinary BAR mmap). The DPA is no BAR: it is
+            // the VFIO CXL memory region, placed by HDM decoder 0 inside the CXL fixed memory
+            // window (NV-Kernels Documentation/driver-api/vfio-pci-cxl.rst; NVIDIA QEMU PR #21).
             new("cxl0", DeviceKind.CxlType2, Ats: true,
             [
                 new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x2000),
-                new BarSpec(2, 256UL << 20, RegionRole.CxlDpa),
-            ]),
+                new BarSpec(2, 64UL << 10, RegionRole.BarMmap),
+            ],
+            new HdmSpec(DpaSize: 256UL << 20, World.CxlWindowBase, World.CxlWindowSize)),
             PlainNic,
         ],
         CommonPool,

@@ -18,6 +18,11 @@ public sealed class World
     public const ulong BarWindowBase = 0x100_0000_0000UL;
     public const ulong BarWindowSize = 0x40_0000_0000UL;
 
+    /// <summary>Where a profile's CXL fixed memory window goes: 4 GiB at 512 GiB, between the
+    /// virtio-mem region and the BAR windows (this model's layout).</summary>
+    public const ulong CxlWindowBase = 0x80_0000_0000UL;
+    public const ulong CxlWindowSize = 4UL << 30;
+
     /// <summary>Where pool regions are plugged: 1 GiB slots from 4 GiB.</summary>
     public const ulong HotplugBase = 0x1_0000_0000UL;
     public const ulong HotplugSlot = 1UL << 30;
@@ -48,6 +53,7 @@ public sealed class World
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly HashSet<string> _readOnly = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
+    readonly Dictionary<HdmDecoder, long> _dpaSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
     readonly FlatViewCache _views = new();
@@ -73,6 +79,8 @@ public sealed class World
                 if (bar.GrownMmap is { } grown)
                     Host.Adopt(grown, Host[bar.Mmap].Va, Host[bar.Mmap].Fd, Host[bar.Mmap].FdOffset);
             }
+        foreach (var dev in Devices)
+            if (dev.Hdm is { } hdm) Host.Allocate(hdm.Dpa, profile.Kernel);
         _iommuView = FlatView.Render([new Placement(Viommu.Region, 0)]);
         Boot();
         _bootView = View;
@@ -101,6 +109,11 @@ public sealed class World
             dev.CommandMem = true;
             dev.MmapsEnabled = true;
             dev.State = DeviceState.Running;
+            if (dev.Hdm is { } hdm)
+            {
+                hdm.Boot();   // machine_done: QEMU commits HDM decoder 0
+                _dpaSeq[hdm] = ++_seq;
+            }
         }
         View = SystemView = _bootView ?? Render();
     }
@@ -150,6 +163,9 @@ public sealed class World
             case MoveBar mb: Move(mb, events); break;
             case SystemReset: ResetSystem(events); break;
             case DeviceReset r: ResetDevice(Device(r.Device), events); break;
+            case DeviceFlr f: Flr(Device(f.Device), events); break;
+            case HdmCommit c: CommitHdm(c, events); break;
+            case HdmDecommit d: DecommitHdm(Device(d.Device), events); break;
             case DeviceInitDone i: InitDone(Device(i.Device), events); break;
             case AtsAccess a: Ats(a, events); break;
             case SetViommu v: SetViommuEnabled(v.On, events); break;
@@ -261,12 +277,14 @@ public sealed class World
             Commit(events);
         }
         foreach (var dev in Devices) ChangeState(dev, DeviceState.Resetting, events);
+        foreach (var dev in Devices) RevokeHdm(dev, events);
         foreach (var dev in Devices)
         {
             SetMem(dev, false, events);
             foreach (var bar in dev.Bars) bar.Address = 0;
         }
         foreach (var dev in Devices) ChangeState(dev, DeviceState.Initializing, events);
+        foreach (var dev in Devices) RescanHdm(dev, events);
     }
 
     /// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM through a config write while the
@@ -276,9 +294,61 @@ public sealed class World
     {
         SetMmaps(dev, true, events);   // pre_reset disables INTx: vfio_intx_disable re-enables the mmaps
         SetMem(dev, false, events);
-        ChangeState(dev, DeviceState.Resetting, events);
-        ChangeState(dev, DeviceState.Initializing, events);
+        ResetAndInitialize(dev, events);
     }
+
+    /// <summary>A reset the guest starts through config space (FLR, CXL reset): the kernel does
+    /// it and restores config space, so QEMU runs no pre_reset and its BARs stay.</summary>
+    void Flr(PciDevice dev, IWorldEvents events) => ResetAndInitialize(dev, events);
+
+    /// <summary>The device resets (a CXL device's DPA mapping revoked meanwhile), then
+    /// initializes (its decoder rescanned and the DPA mapped again).</summary>
+    void ResetAndInitialize(PciDevice dev, IWorldEvents events)
+    {
+        ChangeState(dev, DeviceState.Resetting, events);
+        RevokeHdm(dev, events);
+        ChangeState(dev, DeviceState.Initializing, events);
+        RescanHdm(dev, events);
+    }
+
+    /// <summary>The kernel revokes the DPA mapping as a reset begins; the VMM drops the DPA
+    /// from guest memory (see <see cref="HdmDecoder"/> for what is assumed here).</summary>
+    void RevokeHdm(PciDevice dev, IWorldEvents events)
+    {
+        if (dev.Hdm is not { MappedAt: not null } hdm) return;
+        hdm.Revoke();
+        Commit(events);
+    }
+
+    /// <summary>After the reset the VMM rescans the decoder: committed again at the firmware
+    /// base, with no guest commit, so the DPA is mapped there.</summary>
+    void RescanHdm(PciDevice dev, IWorldEvents events)
+    {
+        if (dev.Hdm is not { } hdm) return;
+        hdm.Rescan();
+        _dpaSeq[hdm] = ++_seq;
+        Commit(events);
+    }
+
+    void CommitHdm(HdmCommit c, IWorldEvents events)
+    {
+        var hdm = HdmOf(Device(c.Device));
+        if (hdm.CommitProblem(c.Gpa) is { } problem) throw new ProgramException($"hdm-commit on {c.Device}: {problem}");
+        hdm.Commit(c.Gpa);
+        _dpaSeq[hdm] = ++_seq;
+        Commit(events);
+    }
+
+    void DecommitHdm(PciDevice dev, IWorldEvents events)
+    {
+        var hdm = HdmOf(dev);
+        if (hdm.CommittedBase is null) throw new ProgramException($"hdm-decommit on {dev.Id}: HDM decoder 0 is not committed");
+        hdm.Decommit();
+        Commit(events);
+    }
+
+    static HdmDecoder HdmOf(PciDevice dev) =>
+        dev.Hdm ?? throw new ProgramException($"device {dev.Id} is not a CXL Type-2 device: it has no HDM decoder");
 
     void InitDone(PciDevice dev, IWorldEvents events)
     {
@@ -397,8 +467,8 @@ public sealed class World
         events.Transaction(before, next);
     }
 
-    /// <summary>The root's children in render order: BARs (priority 1) above RAM and pool
-    /// regions (priority 0); among equals, the most recently added renders first. A BAR's
+    /// <summary>The root's children in render order: BARs and CXL device memory (priority 1)
+    /// above RAM, pool regions and CXL windows (priority 0); among equals, the most recently added renders first. A BAR's
     /// leaves come in its own order (overlay, mmap, trapped region). The current view itself
     /// when nothing changed, so a no-op change allocates nothing.</summary>
     FlatView Render()
@@ -411,8 +481,14 @@ public sealed class World
         foreach (var mr in Pool)
             if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
         foreach (var dev in Devices)
+        {
             foreach (var bar in dev.Bars)
                 if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, dev, null, 0));
+            // The CXL window is platform MMIO beside RAM; the DPA is mapped over it.
+            if (dev.Hdm is not { } hdm) continue;
+            children.Add((0, 0, null, null, hdm.Window, hdm.Spec.WindowBase));
+            if (hdm.MappedAt is { } at) children.Add((1, _dpaSeq[hdm], null, null, hdm.Dpa, at));
+        }
         // Higher priority first, then the most recent: an insertion sort, the list is a handful.
         var span = CollectionsMarshal.AsSpan(children);
         for (int i = 1; i < span.Length; i++)

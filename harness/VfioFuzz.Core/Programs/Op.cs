@@ -26,8 +26,21 @@ public sealed record MoveBar(string Device, int Bar, ulong Gpa) : Op { public ov
 /// <summary>Machine reset: every device is reset and PCI core clears COMMAND and the BARs.</summary>
 public sealed record SystemReset : Op { public override string Name => "system-reset"; }
 
-/// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM, then the device resets and initializes.</summary>
+/// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM, then the device resets (the reset
+/// ioctl) and initializes.</summary>
 public sealed record DeviceReset(string Device) : Op { public override string Name => "device-reset"; }
+
+/// <summary>The guest resets the device itself, through config space (an FLR, or a CXL reset
+/// through the CXL Device DVSEC): the kernel performs it and restores config space, so QEMU's
+/// BARs stay as they were; the device resets and initializes.</summary>
+public sealed record DeviceFlr(string Device) : Op { public override string Name => "device-flr"; }
+
+/// <summary>The guest's CXL driver commits endpoint HDM decoder 0 at a base inside the CXL
+/// window: the VMM maps the device memory there.</summary>
+public sealed record HdmCommit(string Device, ulong Gpa) : Op { public override string Name => "hdm-commit"; }
+
+/// <summary>The guest's CXL driver decommits HDM decoder 0: the VMM unmaps the device memory.</summary>
+public sealed record HdmDecommit(string Device) : Op { public override string Name => "hdm-decommit"; }
 
 /// <summary>The device finished its post-reset initialization and answers invalidations again.</summary>
 public sealed record DeviceInitDone(string Device) : Op { public override string Name => "device-init-done"; }

@@ -18,6 +18,8 @@ static class OpChoices
     public static readonly Func<World, PciDevice, bool> Initializing = static (_, d) => d.State == DeviceState.Initializing;
     public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
     public static readonly Func<World, PciDevice, bool> MmapsDisabled = static (_, d) => !d.MmapsEnabled;
+    public static readonly Func<World, PciDevice, bool> HdmCommitted = static (_, d) => d.Hdm is { CommittedBase: not null };
+    public static readonly Func<World, PciDevice, bool> HdmDecommitted = static (_, d) => d.Hdm is { CommittedBase: null };
 
     /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
     public static T? Pick<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class
@@ -88,6 +90,9 @@ static class OpChoices
     /// plug state, or -1.</summary>
     public static int VmemChoiceOf(World world, bool plugged, int block) =>
         ChoiceOfIndex(VirtioMem.Blocks, (world.VirtioMem, plugged), static (s, b) => s.VirtioMem.IsPopulated(b) == s.plugged, block);
+
+    /// <summary>The decoder base a guest commits: one of the window's 256 MiB slots the DPA fits from.</summary>
+    public static ulong HdmGpa(HdmSpec spec, byte b) => spec.SlotBase(b % spec.Slots);
 
     /// <summary>Where guest IOTLB entries go: 64 slots of 2 MiB from 4 GiB (bits 0-5; bit 7
     /// is the write permission), inside every profile's usable IOVA ranges.</summary>

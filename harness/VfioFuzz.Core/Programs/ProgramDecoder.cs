@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 18;
+    public const int OpCodes = 21;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -101,6 +101,18 @@ public static class ProgramDecoder
                 return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
             case 17:
                 return new SetDirtyTracking((a & 1) != 0);
+            case 18:
+                return new DeviceFlr(devices[a % devices.Length].Id);
+            case 19:
+            {
+                var decommitted = OpChoices.Pick(devices, world, OpChoices.HdmDecommitted, a);
+                return decommitted is null ? null : new HdmCommit(decommitted.Id, OpChoices.HdmGpa(decommitted.Hdm!.Spec, b));
+            }
+            case 20:
+            {
+                var committed = OpChoices.Pick(devices, world, OpChoices.HdmCommitted, a);
+                return committed is null ? null : new HdmDecommit(committed.Id);
+            }
             case 14:
             {
                 var dev = devices[a % devices.Length];

@@ -58,6 +58,17 @@ public static class ProgramEncoder
                 return Bytes(4);
             case DeviceReset r:
                 return Bytes(5, Device(r.Device));
+            case DeviceFlr f:
+                return Bytes(18, Device(f.Device));
+            case HdmCommit c:
+            {
+                int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.HdmDecommitted, x => x.Id == c.Device);
+                if (a < 0) return null;
+                var spec = world.Device(c.Device).Hdm!.Spec;
+                return Bytes(19, a, Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.HdmGpa(spec, (byte)x) == c.Gpa, -1));
+            }
+            case HdmDecommit d:
+                return Bytes(20, OpChoices.ChoiceOf(world.Devices, world, OpChoices.HdmCommitted, x => x.Id == d.Device));
             case DeviceInitDone d:
                 return Bytes(6, OpChoices.ChoiceOf(world.Devices, world, OpChoices.Initializing, x => x.Id == d.Device));
             case SetDirtyTracking d:

@@ -27,6 +27,9 @@ public static class ProgramYaml
             SetCommandMem c => Args(("device", c.Device), ("on", c.On ? "true" : "false")),
             MoveBar b => Args(("device", b.Device), ("bar", b.Bar.ToString()), ("gpa", YamlFields.Hex(b.Gpa))),
             DeviceReset r => Args(("device", r.Device)),
+            DeviceFlr r => Args(("device", r.Device)),
+            HdmCommit c => Args(("device", c.Device), ("gpa", YamlFields.Hex(c.Gpa))),
+            HdmDecommit d => Args(("device", d.Device)),
             DeviceInitDone i => Args(("device", i.Device)),
             AtsAccess a => Args(("device", a.Device), ("gpa", YamlFields.Hex(a.Gpa))),
             SetViommu v => Args(("on", v.On ? "true" : "false")),
@@ -75,6 +78,9 @@ public static class ProgramYaml
             "command-mem" => new SetCommandMem(f.String(args, "device", what), f.Bool(args, "on", what)),
             "move-bar" => new MoveBar(f.String(args, "device", what), f.Int32(args, "bar", what), f.UInt64(args, "gpa", what)),
             "device-reset" => new DeviceReset(f.String(args, "device", what)),
+            "device-flr" => new DeviceFlr(f.String(args, "device", what)),
+            "hdm-commit" => new HdmCommit(f.String(args, "device", what), f.UInt64(args, "gpa", what)),
+            "hdm-decommit" => new HdmDecommit(f.String(args, "device", what)),
             "device-init-done" => new DeviceInitDone(f.String(args, "device", what)),
             "ats-access" => new AtsAccess(f.String(args, "device", what), f.UInt64(args, "gpa", what)),
             "viommu" => new SetViommu(f.Bool(args, "on", what)),
@@ -87,7 +93,7 @@ public static class ProgramYaml
             "readonly" => new SetReadOnly(f.String(args, "region", what), f.Bool(args, "on", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-init-done, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking)"),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -95,7 +101,7 @@ public static class ProgramYaml
             UnmapRegion => ["region"],
             SetCommandMem => ["device", "on"],
             MoveBar => ["device", "bar", "gpa"],
-            AtsAccess => ["device", "gpa"],
+            AtsAccess or HdmCommit => ["device", "gpa"],
             SetViommu or SetDirtyTracking => ["on"],
             IotlbMap => ["iova", "gpa", "size", "writable"],
             IotlbUnmap => ["iova"],
