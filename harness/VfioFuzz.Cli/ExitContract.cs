@@ -45,6 +45,7 @@ static class ExitContract
         RunCommand.Create(),
         TargetsCommand.Create(),
         ConformanceCommand.Create(),
+        RealQemuCommand.Create(),
         ImportTraceCommand.Create(),
         GateCommand.Create(),
         BisectCommand.Create(),

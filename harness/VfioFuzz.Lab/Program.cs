@@ -6,6 +6,7 @@ using VfioFuzz.Corpus;
 using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Running;
+using VfioFuzz.Lab;
 using VfioFuzz.Targets;
 
 // vfio-fuzz-lab conformance OUT.yaml        the suite on the real kernel (mock domain), recorded,
@@ -14,6 +15,10 @@ using VfioFuzz.Targets;
 //                                           real kernel, one cassette per entry
 // vfio-fuzz-lab bench-ioctl PAIRS           IOAS map+unmap pairs/s through Tmds.LibC directly and
 //                                           through IommufdIoas (BENCH lines, as ioctl-loop.c prints)
+// vfio-fuzz-lab realqemu PROGRAMS OUTDIR MDEV SHIM
+//                                           each program (profile q35-mbochs) on a nested QEMU with
+//                                           vfio-pci on the mdev and on the qemu-11.0 model; one
+//                                           recording (the nested stderr) per program, op-by-op verdicts
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
@@ -81,6 +86,8 @@ try
             }
             return 0;
         }
+        case "realqemu" when args.Length == 5:
+            return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
         default:
             return Usage();
     }
@@ -93,6 +100,6 @@ catch (IommufdUnavailableException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM");
     return 2;
 }

@@ -36,7 +36,7 @@ public class FlatViewTests
     {
         var world = new World(Profile.VrCxlType2);
         // Move BAR2 (64 KiB) onto cxl0's BAR0 (window 0, slot 1 = +64 KiB).
-        world.Apply(new MoveBar("cxl0", 2, World.BarSlot(0, 1, 0x10000)), IgnoreWorldEvents.Instance);
+        world.Apply(new MoveBar("cxl0", 2, Profile.VrCxlType2.BarSlot(0, 1, 0x10000)), IgnoreWorldEvents.Instance);
         Assert.DoesNotContain(world.View.Sections, s => s.Mr.Name == "cxl0 BAR0 mmaps[0]");
     }
 
@@ -90,7 +90,7 @@ public class FlatViewTests
         var world = new World(Profile.Gb200Nvlink);
         var bar3 = world.Devices.Single(d => d.Id == "nic0").Bar(3);
         Assert.Contains(world.View.Sections, s => ReferenceEquals(s.Mr, bar3.Mmap) && s.Size == 0x1000);   // firmware's 4 KiB slot
-        ulong aligned = World.BarSlot(1, 4, 0x10000);
+        ulong aligned = Profile.Gb200Nvlink.BarSlot(1, 4, 0x10000);
         world.Apply(new MoveBar("nic0", 3, aligned), IgnoreWorldEvents.Instance);
         var grown = Assert.Single(world.View.Sections, s => s.Gpa == aligned);
         Assert.Equal((0x10000UL, true), (grown.Size, ReferenceEquals(grown.Mr, bar3.GrownMmap)));

@@ -18,6 +18,10 @@ public sealed class PciBar
     /// <summary>The address programmed in QEMU's emulated BAR register; 0 = unprogrammed.</summary>
     public ulong Address { get; set; }
 
+    /// <summary>Where the BAR is mapped in the address space now (PCIIORegion.addr), or null:
+    /// pci_update_mappings moves it there from the register, one BAR at a time.</summary>
+    public ulong? MappedAt { get; set; }
+
     /// <summary>A sub-page BAR's mmap grown to one host page (vfio_sub_page_bar_update_mapping),
     /// used while the BAR sits at a host-page-aligned address; null for other BARs.</summary>
     public MemoryRegion? GrownMmap { get; }
@@ -38,11 +42,12 @@ public sealed class PciBar
     /// the device's mmaps are disabled), then the trapped region behind it.</summary>
     public void AddLeaves(List<Placement> leaves, bool mmapEnabled)
     {
-        if (MsixTable is not null) leaves.Add(new Placement(MsixTable, Address + Spec.MsixTableOffset!.Value));
+        ulong at = MappedAt!.Value;
+        if (MsixTable is not null) leaves.Add(new Placement(MsixTable, at + Spec.MsixTableOffset!.Value));
         // A sub-page BAR at a host-page-aligned address is grown to the host page, so the
         // listener can map it; elsewhere its section is trimmed away and skipped.
-        if (mmapEnabled) leaves.Add(new Placement(GrownMmap is not null && Address % GrownMmap.Size == 0 ? GrownMmap : Mmap, Address));
-        leaves.Add(new Placement(Trapped, Address));
+        if (mmapEnabled && Spec.Mmappable) leaves.Add(new Placement(GrownMmap is not null && at % GrownMmap.Size == 0 ? GrownMmap : Mmap, at));
+        leaves.Add(new Placement(Trapped, at));
     }
 }
 
@@ -78,6 +83,17 @@ public sealed class PciDevice
         throw new ProgramException($"device {Id} has no BAR{index} (it has {string.Join(", ", Bars.Select(b => "BAR" + b.Spec.Index))})");
     }
 
-    /// <summary>pci_bar_address: a BAR is mapped when MEM is on and its address is programmed.</summary>
-    public bool BarDecodes(PciBar bar) => CommandMem && bar.Address != 0;
+    /// <summary>Whether the BAR is in the address space now.</summary>
+    public bool BarDecodes(PciBar bar) => bar.MappedAt is not null;
+
+    /// <summary>pci_bar_address: where the BAR's register places it, or null (UNMAPPED) when
+    /// MEM is off, the register is zero, the BAR would end at or past HWADDR_MAX, or a 32-bit
+    /// BAR would end at or past 4 GiB - 1 (the all-ones value sizing writes).</summary>
+    public ulong? RegisterPlacement(PciBar bar)
+    {
+        if (!CommandMem || bar.Address == 0) return null;
+        UInt128 end = (UInt128)bar.Address + bar.Spec.Size;
+        if (end >= (UInt128)ulong.MaxValue + 1 || (!bar.Spec.Is64 && end - 1 >= uint.MaxValue)) return null;
+        return bar.Address;
+    }
 }

@@ -3,8 +3,10 @@ using VfioFuzz.Memory;
 namespace VfioFuzz.Machine;
 
 /// <summary>One BAR of a device: its size, what its mmap is, and an optional MSI-X table
-/// overlay (trapped, priority 1 in the BAR container) that splits the mmap.</summary>
-public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null);
+/// overlay (trapped, priority 1 in the BAR container) that splits the mmap. A 32-bit BAR
+/// (<paramref name="Is64"/> false) lives below 4 GiB; a BAR the kernel does not let QEMU mmap
+/// (<paramref name="Mmappable"/> false) is trapped MMIO only.</summary>
+public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null, bool Is64 = true, bool Mmappable = true);
 
 /// <summary>A device: its BARs and, for a CXL Type-2 device, the HDM decoder that places its
 /// device memory (not a BAR) in guest physical memory.</summary>
@@ -39,8 +41,16 @@ public sealed record Profile(
     IReadOnlyList<PoolRegionSpec> Pool,
     IReadOnlySet<RegionRole> NeedsStage2,
     IReadOnlySet<DeviceKind> AtcInvTimesOutDuringReset,
-    IReadOnlyList<(ulong Start, ulong Last)> ReservedIovas)
+    IReadOnlyList<(ulong Start, ulong Last)> ReservedIovas,
+    ulong BarWindowBase = World.BarWindowBase,
+    ulong BarWindowSize = World.BarWindowSize,
+    bool HasVirtioMem = true)
 {
+    /// <summary>Where firmware puts BAR <paramref name="slot"/> (counted from 1) of the device
+    /// whose window is <paramref name="window"/>: one window per device, slots of the BAR's size.</summary>
+    public ulong BarSlot(int window, int slot, ulong barSize) =>
+        BarWindowBase + (ulong)window * BarWindowSize + (ulong)slot * barSize;
+
     public HostPageGeometry Geometry => new(HostPageSize, IommuPageSize);
 
     public bool RequiresStage2(RegionRole role) => NeedsStage2.Contains(role);
@@ -106,7 +116,36 @@ public sealed record Profile(
         AtcInvTimesOutDuringReset: new HashSet<DeviceKind> { DeviceKind.CxlType2 },
         SmmuMsiWindow);
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2];
+    /// <summary>The machine the real-QEMU lab mode runs nested in its TCG guest
+    /// (harness/lab/run realqemu): Debian's QEMU 7.2, q35 with 128 MiB, started stopped (-S) so
+    /// no firmware runs, and vfio-pci on the kernel's sample mdev mbochs (mbochs-large) at
+    /// 00:03.0 behind the legacy type1 container. mbochs has a 32-bit prefetchable 64 MiB BAR0
+    /// that QEMU mmaps and a 32-bit 4 KiB MMIO BAR2 it traps (samples/vfio-mdev/mbochs.c).
+    /// The harness does what firmware would, before a program: each BAR at its slot in a
+    /// window at 3.5 GiB, MEM on. The type1 container has no IOMMU domain (an mdev), so it
+    /// reserves no IOVA range and maps whatever it is asked. The RAM split around the legacy
+    /// 0xa0000-0xfffff window and the BIOS ROM below 4 GiB are not modelled.</summary>
+    public static readonly Profile Q35Mbochs = new(
+        "q35-mbochs",
+        "The real-QEMU lab's nested machine: q35, 128 MiB, vfio-pci on an mbochs mdev (64 MiB " +
+        "mmap'd BAR0, trapped 4 KiB BAR2, both 32-bit), type1 container without a domain. 4K pages.",
+        HostPageSize: 4UL << 10, IommuPageSize: 4UL << 10, KernelFlavor.NoDmabuf,
+        RamBase: 0, RamSize: 128UL << 20,
+        Devices:
+        [
+            new("mdev0", DeviceKind.Nic, Ats: false,
+            [
+                new BarSpec(0, 64UL << 20, RegionRole.BarMmap, Is64: false),
+                new BarSpec(2, 4UL << 10, RegionRole.BarMmap, Is64: false, Mmappable: false),
+            ]),
+        ],
+        Pool: [],
+        NeedsStage2: new HashSet<RegionRole> { RegionRole.GuestRam, RegionRole.Rom },
+        AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
+        ReservedIovas: [],
+        BarWindowBase: 0xe000_0000UL, BarWindowSize: 0x1000_0000UL, HasVirtioMem: false);
+
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, Q35Mbochs];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 

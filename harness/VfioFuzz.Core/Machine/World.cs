@@ -14,7 +14,8 @@ namespace VfioFuzz.Machine;
 /// </summary>
 public sealed class World
 {
-    /// <summary>Where firmware puts each device's BARs: one 256 GiB window per device.</summary>
+    /// <summary>Where firmware puts each device's BARs unless the profile says otherwise: one
+    /// 256 GiB window per device.</summary>
     public const ulong BarWindowBase = 0x100_0000_0000UL;
     public const ulong BarWindowSize = 0x40_0000_0000UL;
 
@@ -68,7 +69,7 @@ public sealed class World
         Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
             p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
-        Host.Allocate(VirtioMem.Region, profile.Kernel);
+        if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel);
 
         Devices = [.. profile.Devices.Select(d => new PciDevice(d, profile.HostPageSize))];
         foreach (var dev in Devices)
@@ -103,7 +104,8 @@ public sealed class World
             for (int b = 0; b < dev.Bars.Length; b++)
             {
                 var bar = dev.Bars[b];
-                bar.Address = BarSlot(i, b + 1, bar.Spec.Size);
+                bar.Address = Profile.BarSlot(i, b + 1, bar.Spec.Size);
+                bar.MappedAt = bar.Address;
                 _barSeq[bar] = ++_seq;
             }
             dev.CommandMem = true;
@@ -121,9 +123,6 @@ public sealed class World
     /// <summary>Back to the state the constructor left: a runner reuses one World for many
     /// executions instead of building regions, devices and host mappings each time.</summary>
     public void Reset() => Boot();
-
-    public static ulong BarSlot(int window, int slot, ulong barSize) =>
-        BarWindowBase + (ulong)window * BarWindowSize + (ulong)slot * barSize;
 
     public PciDevice Device(string id)
     {
@@ -151,7 +150,7 @@ public sealed class World
     public bool IsPlugged(string region) => _plugged.ContainsKey(region);
 
     /// <summary>The RamDiscardManager of a region, if it has one (only virtio-mem's does).</summary>
-    public VirtioMem? DiscardManagerOf(MemoryRegion mr) => ReferenceEquals(mr, VirtioMem.Region) ? VirtioMem : null;
+    public VirtioMem? DiscardManagerOf(MemoryRegion mr) => Profile.HasVirtioMem && ReferenceEquals(mr, VirtioMem.Region) ? VirtioMem : null;
 
     public void Apply(Op op, IWorldEvents events)
     {
@@ -199,22 +198,30 @@ public sealed class World
         Commit(events);
     }
 
-    /// <summary>pci_update_mappings: each BAR whose decoding changes is removed or added in a
-    /// transaction of its own.</summary>
+    /// <summary>A COMMAND.MEM write: pci_update_mappings visits the BARs in order, each change
+    /// its own transaction (seen on QEMU 7.2: BAR0's region_del, then BAR2's).</summary>
     void SetMem(PciDevice dev, bool on, IWorldEvents events)
     {
-        // Which BARs decoded before, one bit each (a device has at most 6 BARs).
-        int before = 0;
-        for (int i = 0; i < dev.Bars.Length; i++)
-            if (dev.BarDecodes(dev.Bars[i])) before |= 1 << i;
         dev.CommandMem = on;
-        for (int i = 0; i < dev.Bars.Length; i++)
+        foreach (var bar in dev.Bars) UpdateMapping(dev, bar, events);
+    }
+
+    /// <summary>pci_update_mappings for one BAR: when the register's placement differs from
+    /// where the BAR is mapped, memory_region_del_subregion and then (unless UNMAPPED)
+    /// memory_region_add_subregion_overlap, two transactions.</summary>
+    void UpdateMapping(PciDevice dev, PciBar bar, IWorldEvents events)
+    {
+        var target = dev.RegisterPlacement(bar);
+        if (target == bar.MappedAt) return;
+        if (bar.MappedAt is not null)
         {
-            bool was = (before & (1 << i)) != 0;
-            if (was == dev.BarDecodes(dev.Bars[i])) continue;
-            if (!was) _barSeq[dev.Bars[i]] = ++_seq;
+            bar.MappedAt = null;
             Commit(events);
         }
+        if (target is not { } at) return;
+        bar.MappedAt = at;
+        _barSeq[bar] = ++_seq;
+        Commit(events);
     }
 
     void Move(MoveBar mb, IWorldEvents events)
@@ -225,33 +232,22 @@ public sealed class World
         if (mb.Gpa == 0 || mb.Gpa % size != 0)
             throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is 0x{size:x} bytes: its address must be a non-zero multiple of that, not 0x{mb.Gpa:x}");
         CheckFits(mb.Gpa, size, $"{mb.Device} BAR{mb.Bar}");
-        if (!dev.BarDecodes(bar))
-        {
-            bar.Address = mb.Gpa;
-            return;
-        }
-        Reprogram(bar, mb.Gpa, events);
+        if (!bar.Spec.Is64 && mb.Gpa + size - 1 > uint.MaxValue)
+            throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is a 32-bit BAR: 0x{mb.Gpa:x} does not fit its register");
+        WriteBar(dev, bar, mb.Gpa, events);
     }
 
-    /// <summary>pci_update_mappings for one decoding BAR whose register now reads
-    /// <paramref name="address"/>: memory_region_del_subregion, then (unless pci_bar_address
-    /// says UNMAPPED: zero, or the BAR would end at or past HWADDR_MAX)
-    /// memory_region_add_subregion_overlap; two transactions.</summary>
-    void Reprogram(PciBar bar, ulong address, IWorldEvents events)
+    void WriteBar(PciDevice dev, PciBar bar, ulong value, IWorldEvents events)
     {
-        if (bar.Address == address) return;
-        bar.Address = 0;
-        Commit(events);
-        if (address == 0 || (UInt128)address + bar.Spec.Size >= (UInt128)ulong.MaxValue + 1) return;
-        bar.Address = address;
-        _barSeq[bar] = ++_seq;
-        Commit(events);
+        bar.Address = value;
+        UpdateMapping(dev, bar, events);
     }
 
-    /// <summary>The guest sizes a 64-bit BAR with MEM still enabled, one dword at a time, as
-    /// firmware and OSes do: all-ones to the low dword (the BAR decodes at a transient address
-    /// in the same 4 GiB), to the high dword (past HWADDR_MAX: unmapped), then the old high
-    /// and low dwords back. Every write that moves the BAR is a del + add.</summary>
+    /// <summary>The guest sizes a BAR with MEM still enabled, one dword at a time, as firmware
+    /// and OSes do. A 64-bit BAR: all-ones to the low dword (the BAR decodes at a transient
+    /// address in the same 4 GiB), to the high dword (past HWADDR_MAX: unmapped), then the old
+    /// high and low dwords back. A 32-bit BAR: all-ones (unmapped: it would end at 4 GiB - 1),
+    /// then the old value back. Every write that moves the BAR is a del + add.</summary>
     void SizeBar(BarSizing bs, IWorldEvents events)
     {
         var dev = Device(bs.Device);
@@ -259,10 +255,13 @@ public sealed class World
         if (!dev.BarDecodes(bar)) throw new ProgramException($"{bs.Device} BAR{bs.Bar} is not decoding: sizing it moves nothing (this op sizes with MEM enabled)");
         ulong original = bar.Address, sizeMask = ~(bar.Spec.Size - 1);
         ulong lowSized = (original & 0xFFFF_FFFF_0000_0000UL) | (0xFFFF_FFFFUL & sizeMask);
-        Reprogram(bar, lowSized, events);
-        Reprogram(bar, sizeMask, events);   // all-ones: ends at HWADDR_MAX, so unmapped
-        Reprogram(bar, lowSized, events);
-        Reprogram(bar, original, events);
+        WriteBar(dev, bar, lowSized, events);
+        if (bar.Spec.Is64)
+        {
+            WriteBar(dev, bar, sizeMask, events);   // all-ones: ends at HWADDR_MAX, so unmapped
+            WriteBar(dev, bar, lowSized, events);
+        }
+        WriteBar(dev, bar, original, events);
     }
 
     /// <summary>Machine reset: the reset reaches every device, then PCI core's hold phase
@@ -405,8 +404,9 @@ public sealed class World
         events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);
     }
 
-    static void CheckBlock(int block)
+    void CheckBlock(int block)
     {
+        if (!Profile.HasVirtioMem) throw new ProgramException($"profile {Profile.Name} has no virtio-mem device");
         if (block < 0 || block >= VirtioMem.Blocks) throw new ProgramException($"vmem0 has blocks 0..{VirtioMem.Blocks - 1}, not {block}");
     }
 
@@ -477,7 +477,7 @@ public sealed class World
         var children = _renderChildren;
         children.Clear();
         children.Add((0, 0, null, null, Ram, Profile.RamBase));
-        children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa));
+        if (Profile.HasVirtioMem) children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa));
         foreach (var mr in Pool)
             if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
         foreach (var dev in Devices)

@@ -70,6 +70,7 @@ static class OpChoices
     /// asks on every vmem op, over 256 blocks).</summary>
     public static int? VmemBlock(World world, bool plugged, int choice)
     {
+        if (!world.Profile.HasVirtioMem) return null;
         var bits = world.VirtioMem.PopulatedBits;
         int count = 0;
         foreach (var w in bits) count += BitOperations.PopCount(plugged ? w : ~w);
@@ -108,11 +109,21 @@ static class OpChoices
 
     /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.
     /// A BAR smaller than a host page gets slots one host page apart, and bit 3 shifts it by
-    /// its own size: host-page aligned (QEMU grows it to the page) or not (trimmed away).</summary>
-    public static ulong BarGpa(World world, byte c, ulong barSize)
+    /// its own size: host-page aligned (QEMU grows it to the page) or not (trimmed away). A
+    /// 32-bit BAR gets only the slots where it ends below 4 GiB - 1: null when that window has none.</summary>
+    public static ulong? BarGpa(World world, BarSpec bar, byte c)
     {
-        ulong page = world.Profile.HostPageSize;
-        if (barSize >= page) return World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), barSize);
-        return World.BarSlot((c >> 4) % world.Devices.Length, 1 + (c & 7), page) + ((c & 8) != 0 ? barSize : 0);
+        var profile = world.Profile;
+        ulong page = profile.HostPageSize, barSize = bar.Size, stride = Math.Max(barSize, page);
+        int window = (c >> 4) % world.Devices.Length, slots = 8;
+        if (!bar.Is64)
+        {
+            ulong first = profile.BarSlot(window, 0, stride);
+            if (first >= uint.MaxValue || (uint.MaxValue - first) / stride < 2) return null;
+            slots = (int)Math.Min((uint.MaxValue - first) / stride - 1, 8);
+        }
+        int slot = 1 + (c & 7) % slots;
+        if (barSize >= page) return profile.BarSlot(window, slot, barSize);
+        return profile.BarSlot(window, slot, page) + ((c & 8) != 0 ? barSize : 0);
     }
 }

@@ -73,7 +73,7 @@ public static class ProgramDecoder
             {
                 var dev = devices[a % devices.Length];
                 var bar = dev.Bars[b % dev.Bars.Length];
-                return new MoveBar(dev.Id, bar.Spec.Index, OpChoices.BarGpa(world, c, bar.Spec.Size));
+                return OpChoices.BarGpa(world, bar.Spec, c) is { } gpa ? new MoveBar(dev.Id, bar.Spec.Index, gpa) : null;
             }
             case 4:
                 return new SystemReset();

@@ -50,8 +50,8 @@ public static class ProgramEncoder
                 var dev = world.Devices[a];
                 int b = IndexOf(dev.Bars, bar => bar.Spec.Index == mb.Bar);
                 if (b < 0) return null;
-                ulong size = dev.Bars[b].Spec.Size;
-                int c = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.BarGpa(world, (byte)x, size) == mb.Gpa, -1);
+                var spec = dev.Bars[b].Spec;
+                int c = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.BarGpa(world, spec, (byte)x) == mb.Gpa, -1);
                 return Bytes(3, a, b, c);
             }
             case SystemReset:

@@ -42,6 +42,14 @@ public sealed record ContainerClosed(int Line) : TraceEvent(Line);
 /// <summary>vfio_dma_unmap_overflow_workaround: the legacy container split an unmap that reached 2^64 (a kernel bug QEMU works around).</summary>
 public sealed record UnmapOverflowWorkaround(int Line) : TraceEvent(Line);
 
+/// <summary>vfio_fuzz_type1_map_dma: a VFIO_IOMMU_MAP_DMA the real-QEMU lab's LD_PRELOAD shim
+/// (harness/lab/vfio-ioctl-log.c) logged, since QEMU 7.2 traces none: "iova=0x%llx size=0x%llx
+/// vaddr=0x%llx flags=0x%x ret=%d errno=%d". This project's format, not QEMU's.</summary>
+public sealed record Type1MapDma(int Line, ulong Iova, ulong Size, ulong Va, int Errno) : TraceEvent(Line);
+/// <summary>vfio_fuzz_type1_unmap_dma, the shim's VFIO_IOMMU_UNMAP_DMA: "iova=0x%llx size=0x%llx
+/// unmapped=0x%llx flags=0x%x ret=%d errno=%d" (size asked, bytes the kernel unmapped).</summary>
+public sealed record Type1UnmapDma(int Line, ulong Iova, ulong Size, ulong Unmapped, int Errno) : TraceEvent(Line);
+
 /// <summary>QEMU's `vfio_[container_]dma_map(...) = -E (text)`: a map the listener asked for and the container refused.</summary>
 public sealed record DmaMapFailed(int Line, ulong Iova, ulong Size, ulong Va, int Errno, string Text) : TraceEvent(Line);
 /// <summary>QEMU's `vfio_[container_]dma_unmap(...) = -E (text)`.</summary>
@@ -84,6 +92,8 @@ public static partial class TraceArgs
         ["vfio_iommu_map_notify"] = [R($@"^iommu (?<op>\S+) @ (?<s>{Hex}) - (?<l>{Hex})$")],
         ["vfio_disconnect_container"] = [R(@"^close container->fd=\d+$")],
         ["vfio_dma_unmap_overflow_workaround"] = [R(@"^$")],
+        ["vfio_fuzz_type1_map_dma"] = [R($@"^iova=(?<iova>{Hex}) size=(?<size>{Hex}) vaddr=(?<va>{Hex}) flags=(?<flags>{Hex}) ret=(?<ret>-?\d+) errno=(?<errno>\d+)$")],
+        ["vfio_fuzz_type1_unmap_dma"] = [R($@"^iova=(?<iova>{Hex}) size=(?<size>{Hex}) unmapped=(?<done>{Hex}) flags=(?<flags>{Hex}) ret=(?<ret>-?\d+) errno=(?<errno>\d+)$")],
         ["iommufd_backend_map_dma"] = [R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) addr=(?<va>{Ptr}) readonly=(?<ro>[01]) \((?<ret>-?\d+)\)$")],
         ["iommufd_backend_map_file_dma"] = [R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) fd=(?<fd>-?\d+) start=(?<start>\d+) readonly=(?<ro>[01]) \((?<ret>-?\d+)\)$")],
         ["iommufd_backend_unmap_dma"] = [R($@"^iommufd=\d+ ioas=(?<ioas>\d+) iova=(?<iova>{Hex}) size=(?<size>{Hex}) \((?<ret>-?\d+)\)$")],
@@ -136,6 +146,8 @@ public static partial class TraceArgs
             "vfio_listener_region_add_no_dma_map" => new RegionAddNoDmaMap(e.Line, S("name"), X("iova"), X("size"), X("page")),
             "vfio_listener_region_skip_dma_map" => new RegionSkipDmaMap(e.Line, S("name"), X("iova"), X("size")),
             "vfio_listener_region_del" => new RegionDel(e.Line, X("s"), X("l")),
+            "vfio_fuzz_type1_map_dma" => new Type1MapDma(e.Line, X("iova"), X("size"), X("va"), I("errno")),
+            "vfio_fuzz_type1_unmap_dma" => new Type1UnmapDma(e.Line, X("iova"), X("size"), X("done"), I("errno")),
             "vfio_region_mmap" => new RegionMmap(e.Line, S("name"), X("o"), X("e"), X("va")),
             "vfio_region_dmabuf" => new RegionDmabuf(e.Line, S("dev"), I("fd"), I("idx"), S("name"), X("o"), X("size")),
             "vfio_iommu_map_notify" => new IommuMapNotify(e.Line, S("op"), X("s"), X("l")),

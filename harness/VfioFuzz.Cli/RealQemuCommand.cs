@@ -1,0 +1,46 @@
+using System.CommandLine;
+using VfioFuzz.Corpus;
+using VfioFuzz.Machine;
+using VfioFuzz.RealQemu;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>`realqemu`: holds the World and a listener model to QEMU's own code. Each program
+/// of the nested machine's profile is compared, op by op, with its recording of real QEMU
+/// (the lab's nested QEMU 7.2 and its type1 container; harness/lab/run realqemu records them):
+/// the sections the listener saw and the container calls it made.</summary>
+static class RealQemuCommand
+{
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("paths") { Description = "programs of profile q35-mbochs, each with its recording beside it (NAME.log)", Arity = ArgumentArity.ZeroOrMore };
+        var target = new Option<string>("--target") { Description = "the listener model to compare", DefaultValueFactory = _ => "qemu-11.0" };
+        var cmd = new Command("realqemu", "Compare real QEMU's recorded listener, op by op, with the World and a listener model") { paths, target };
+        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus/realqemu"], r.GetValue(target)!));
+        return cmd;
+    }
+
+    static int Run(string[] paths, string targetId)
+    {
+        var catalog = Cli.Catalog;
+        catalog.Create(targetId);   // an unknown id is an input error before any work
+        int diverged = 0, judged = 0;
+        foreach (var path in paths.SelectMany(CorpusFile.Find))
+        {
+            var entry = CorpusFile.Load(path);
+            if (entry.Profile.Name != Profile.Q35Mbochs.Name) continue;
+            string log = RealQemuComparison.RecordingOf(path);
+            if (!File.Exists(log)) throw new Traces.TraceFormatException($"{path}: no recording of real QEMU beside it ({log}); harness/lab/run realqemu records one");
+            var (nested, divergence) = RealQemuComparison.Judge(entry, log, () => catalog.Create(targetId));
+            judged++;
+            string skipped = nested.Skipped.Count == 0 ? "" : $", {nested.Skipped.Count} op(s) skipped ({string.Join(", ", nested.Skipped.Select(s => s.Op.Name))})";
+            Console.WriteLine($"{entry.Id}: {(divergence is null ? "agrees" : "DIVERGES")} with {targetId} over {nested.Runnable.Ops.Length} op(s){skipped}");
+            if (divergence is null) continue;
+            diverged++;
+            Console.WriteLine(divergence.Describe());
+        }
+        if (judged == 0) throw new Traces.TraceFormatException($"{string.Join(", ", paths)}: no program of profile {Profile.Q35Mbochs.Name} found");
+        Console.WriteLine($"realqemu: {judged - diverged}/{judged} program(s) agree with real QEMU");
+        return diverged == 0 ? Cli.Ok : Cli.Findings;
+    }
+}

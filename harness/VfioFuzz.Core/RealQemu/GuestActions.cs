@@ -1,0 +1,86 @@
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+
+namespace VfioFuzz.RealQemu;
+
+/// <summary>What the harness does to the nested QEMU to perform an op: a PCI config access of
+/// a device (through the 0xcf8/0xcfc ports, over qtest) or a QMP command.</summary>
+public abstract record GuestAction;
+
+/// <summary>A config-space write of <paramref name="Size"/> bytes.</summary>
+public sealed record ConfigWrite(string Device, int Offset, int Size, uint Value) : GuestAction;
+
+/// <summary>A config-space read (BAR sizing reads the size back; the marker between ops).</summary>
+public sealed record ConfigRead(string Device, int Offset, int Size) : GuestAction;
+
+/// <summary>Read a 16-bit register, set or clear <paramref name="Mask"/>, write it back.</summary>
+public sealed record ConfigUpdate(string Device, int Offset, ushort Mask, bool Set) : GuestAction;
+
+/// <summary>A QMP command without arguments (system_reset).</summary>
+public sealed record QmpCommand(string Execute) : GuestAction;
+
+/// <summary>
+/// The guest-visible form of each op on the nested machine, as a guest OS or firmware would
+/// produce it: COMMAND.MEM and BAR writes are config writes, a BAR is sized a dword at a time
+/// and restored, a machine reset is QMP's system_reset. An op with no such form on this
+/// machine (no vIOMMU, no ATS, no virtio-mem, no pool regions, and no way for the guest to make
+/// QEMU run vfio_pci_reset alone) has none: null, and the run lists it as skipped.
+/// </summary>
+public static class GuestActions
+{
+    public const int Command = 0x04;
+    public const ushort CommandMem = 0x2;
+
+    /// <summary>The subsystem IDs register: read between ops as a marker, since QEMU traces
+    /// every vfio-pci config read (vfio_pci_read_config) and no op touches it.</summary>
+    public const int MarkerOffset = 0x2c;
+
+    public static int BarRegister(int bar) => 0x10 + 4 * bar;
+
+    /// <summary>What firmware does before a program (World.Boot): every BAR at its boot slot,
+    /// then MEM on, device by device.</summary>
+    public static IReadOnlyList<GuestAction> Firmware(World booted)
+    {
+        var actions = new List<GuestAction>();
+        foreach (var dev in booted.Devices)
+        {
+            foreach (var bar in dev.Bars) actions.AddRange(WriteBar(dev.Id, bar.Spec, bar.Address));
+            actions.Add(new ConfigUpdate(dev.Id, Command, CommandMem, Set: true));
+        }
+        return actions;
+    }
+
+    /// <summary>The actions for <paramref name="op"/> on <paramref name="world"/> as it is
+    /// before the op, or null when the op has no guest-visible form here.</summary>
+    public static IReadOnlyList<GuestAction>? For(Op op, World world) => op switch
+    {
+        SetCommandMem c => [new ConfigUpdate(c.Device, Command, CommandMem, c.On)],
+        MoveBar m => WriteBar(m.Device, world.Device(m.Device).Bar(m.Bar).Spec, m.Gpa),
+        BarSizing b => Size(b.Device, world.Device(b.Device).Bar(b.Bar)),
+        SystemReset => [new QmpCommand("system_reset")],
+        _ => null,
+    };
+
+    static GuestAction[] WriteBar(string device, BarSpec bar, ulong gpa)
+    {
+        int reg = BarRegister(bar.Index);
+        if (!bar.Is64) return [new ConfigWrite(device, reg, 4, (uint)gpa)];
+        return [new ConfigWrite(device, reg, 4, (uint)gpa), new ConfigWrite(device, reg + 4, 4, (uint)(gpa >> 32))];
+    }
+
+    /// <summary>World.SizeBar's sequence: all-ones to each dword (reading each back, as the
+    /// sizing code does), then the old dwords back, high first.</summary>
+    static GuestAction[] Size(string device, PciBar bar)
+    {
+        int reg = BarRegister(bar.Spec.Index);
+        ulong old = bar.Address;
+        if (!bar.Spec.Is64)
+            return [new ConfigWrite(device, reg, 4, uint.MaxValue), new ConfigRead(device, reg, 4), new ConfigWrite(device, reg, 4, (uint)old)];
+        return
+        [
+            new ConfigWrite(device, reg, 4, uint.MaxValue), new ConfigRead(device, reg, 4),
+            new ConfigWrite(device, reg + 4, 4, uint.MaxValue), new ConfigRead(device, reg + 4, 4),
+            new ConfigWrite(device, reg + 4, 4, (uint)(old >> 32)), new ConfigWrite(device, reg, 4, (uint)old),
+        ];
+    }
+}

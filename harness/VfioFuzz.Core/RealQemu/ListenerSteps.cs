@@ -1,0 +1,75 @@
+using System.Text.RegularExpressions;
+using VfioFuzz.Traces;
+
+namespace VfioFuzz.RealQemu;
+
+/// <summary>One thing the listener saw or did, in a form both sides share: a section added or
+/// deleted (RAM, skipped, or an IOMMU region; first and last address) or a container call
+/// (map or unmap; IOVA and size). The answers are left out: the nested type1 container has no
+/// IOMMU domain and maps whatever it is asked, where the model's kernel does not.</summary>
+public sealed record StepEvent(string What, ulong A, ulong B)
+{
+    public bool IsContainerCall => What is "map" or "unmap";
+
+    public override string ToString() => IsContainerCall ? $"{What} iova=0x{A:x} size=0x{B:x}" : $"{What} 0x{A:x} - 0x{B:x}";
+}
+
+/// <summary>
+/// A session cut into steps: step 0 is boot (the nested machine's own init and the harness's
+/// firmware writes; the model's registration), steps 1..n the program's ops, and what follows
+/// the last op is teardown. The nested log is cut at the marker the lab reads between ops (a
+/// config read of the subsystem IDs, traced as vfio_pci_read_config); the model's trace at its
+/// "# step N:" notes.
+/// </summary>
+public static partial class ListenerSteps
+{
+    [GeneratedRegex(@"vfio_pci_read_config\s.*@0x2c,")]
+    private static partial Regex Marker();
+
+    public static IReadOnlyList<IReadOnlyList<StepEvent>> FromNestedLog(string path, string text) =>
+        Split(path, text.Replace("\r", "").Split('\n'), static line => Marker().IsMatch(line));
+
+    public static IReadOnlyList<IReadOnlyList<StepEvent>> FromModelTrace(IReadOnlyList<string> lines) =>
+        Split("model trace", lines, static line => line.StartsWith("# step ", StringComparison.Ordinal));
+
+    static IReadOnlyList<IReadOnlyList<StepEvent>> Split(string path, IReadOnlyList<string> lines, Func<string, bool> isCut)
+    {
+        var steps = new List<IReadOnlyList<StepEvent>>();
+        var current = new List<string>();
+        foreach (var line in lines)
+        {
+            if (!isCut(line)) { current.Add(line); continue; }
+            steps.Add(Events(path, current));
+            current.Clear();
+        }
+        steps.Add(Events(path, current));
+        return steps;
+    }
+
+    static IReadOnlyList<StepEvent> Events(string path, List<string> lines)
+    {
+        if (lines.Count == 0) return [];
+        TraceReadResult read;
+        try { read = TraceReader.Parse(path, string.Join('\n', lines)); }
+        catch (TraceFormatException) { return []; }   // a step in which the listener saw nothing
+        var events = new List<StepEvent>();
+        foreach (var line in read.Events)
+        {
+            StepEvent? e = TraceArgs.Read(line) switch
+            {
+                RegionAddRam r => new("region_add [ram]", r.Start, r.Last),
+                RegionAddIommu r => new("region_add [iommu]", r.Start, r.Last),
+                RegionSkip s => new(s.Add ? "SKIPPING region_add" : "SKIPPING region_del", s.Start, s.Last),
+                RegionDel d => new("region_del", d.Start, d.Last),
+                BackendMap m => new("map", m.Iova, m.Size),
+                BackendMapFile m => new("map", m.Iova, m.Size),
+                BackendUnmap u => new("unmap", u.Iova, u.Size),
+                Type1MapDma m => new("map", m.Iova, m.Size),
+                Type1UnmapDma u => new("unmap", u.Iova, u.Size),
+                _ => null,
+            };
+            if (e is not null) events.Add(e);
+        }
+        return events;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Collections.Immutable;
+using System.Text;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
+using VfioFuzz.Running;
+
+namespace VfioFuzz.RealQemu;
+
+/// <summary>The first op after which the nested QEMU and the model disagree: what each side's
+/// listener saw and did during that op.</summary>
+public sealed record StepDivergence(int Step, string Op, IReadOnlyList<StepEvent> Real, IReadOnlyList<StepEvent> Model)
+{
+    public string Describe()
+    {
+        var text = new StringBuilder($"step {Step} ({Op}): real QEMU and the model diverge");
+        int n = Math.Max(Real.Count, Model.Count);
+        for (int i = 0; i < n; i++)
+        {
+            string real = i < Real.Count ? Real[i].ToString() : "-", model = i < Model.Count ? Model[i].ToString() : "-";
+            text.Append($"\n  {(real == model ? " " : "!")} real: {real,-48} model: {model}");
+        }
+        return text.ToString();
+    }
+}
+
+/// <summary>A program as the nested machine runs it: the ops it has a guest-visible form for,
+/// and the ones it skipped (with why).</summary>
+public sealed record NestedProgram(FuzzProgram Runnable, IReadOnlyList<(Op Op, string Why)> Skipped);
+
+/// <summary>
+/// Holds the World and a listener model to what QEMU's own code did: the same program runs on
+/// the nested QEMU (harness/lab/run realqemu) and on the model, and the sections each listener
+/// saw and the container calls it made are compared op by op. Boot is not compared (the nested
+/// machine's own RAM split and ROMs are not modelled), nor teardown (QEMU quits without
+/// unregistering its listener).
+/// </summary>
+public static class RealQemuComparison
+{
+    public static NestedProgram Translate(FuzzProgram program, Profile profile)
+    {
+        var world = new World(profile);
+        var runnable = ImmutableArray.CreateBuilder<Op>();
+        var skipped = new List<(Op, string)>();
+        foreach (var op in program.Ops)
+        {
+            if (GuestActions.For(op, world) is null) { skipped.Add((op, "no guest-visible form on the nested machine")); continue; }
+            try { world.Apply(op, IgnoreWorldEvents.Instance); }
+            catch (ProgramException e) { skipped.Add((op, $"not legal once the skipped ops are gone: {e.Message}")); continue; }
+            runnable.Add(op);
+        }
+        return new NestedProgram(new FuzzProgram(runnable.ToImmutable()), skipped);
+    }
+
+    /// <summary>A program's recording (the nested QEMU's stderr) judged against a model: the
+    /// program as the nested machine ran it, and the first divergence or null.</summary>
+    public static (NestedProgram Nested, StepDivergence? Divergence) Judge(Corpus.CorpusEntry entry, string log, Func<ListenerTarget> model)
+    {
+        var nested = Translate(entry.Program, entry.Profile);
+        return (nested, FirstDivergence(nested.Runnable, entry.Profile, model, log, InputFile.ReadAllText(log)));
+    }
+
+    /// <summary>Where the lab keeps a program's recording: beside it, same name, .log.</summary>
+    public static string RecordingOf(string programPath) => Path.ChangeExtension(programPath, ".log");
+
+    /// <summary>The first op whose steps differ, or null when every op agrees.</summary>
+    public static StepDivergence? FirstDivergence(FuzzProgram runnable, Profile profile, Func<ListenerTarget> model, string logPath, string logText)
+    {
+        var real = ListenerSteps.FromNestedLog(logPath, logText);
+        var run = new ProgramRunner(profile, model, new RunOptions(Trace: true)).Run(runnable);
+        var modelled = ListenerSteps.FromModelTrace(run.Trace);
+        if (real.Count < runnable.Ops.Length + 1)
+            throw new Traces.TraceFormatException($"{logPath}: {real.Count - 1} op marker(s) for {runnable.Ops.Length} op(s): the nested run stopped early");
+        for (int step = 1; step <= runnable.Ops.Length; step++)
+        {
+            var m = step < modelled.Count ? modelled[step] : [];
+            if (!real[step].SequenceEqual(m))
+                return new StepDivergence(step, ProgramText.Describe(runnable.Ops[step - 1]), real[step], m);
+        }
+        return null;
+    }
+}

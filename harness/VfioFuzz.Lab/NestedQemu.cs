@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using VfioFuzz.RealQemu;
+
+namespace VfioFuzz.Lab;
+
+/// <summary>
+/// One nested QEMU (Debian's 7.2 in the lab guest) with vfio-pci on the mdev at 00:03.0,
+/// started stopped (-S) so no firmware runs and qtest owns the machine. Its stderr (the
+/// vfio_* trace events of the "log" backend, and the container calls the LD_PRELOAD shim
+/// logs) goes to a file: the recording. qtest drives PCI config through the 0xcf8/0xcfc
+/// ports; QMP resets the machine and ends it.
+/// </summary>
+sealed class NestedQemu : IDisposable
+{
+    const string Binary = "/usr/bin/qemu-system-x86_64";
+    readonly Process _qemu;
+    readonly StreamReader _qtestIn;
+    readonly StreamWriter _qtestOut;
+    readonly Socket _qmp;
+    readonly StreamReader _qmpIn;
+    readonly StreamWriter _qmpOut;
+    readonly Task _pump;
+
+    public NestedQemu(string mdevSysfs, string shim, string log, string work)
+    {
+        string qtestPath = Path.Combine(work, "qtest.sock"), qmpPath = Path.Combine(work, "qmp.sock");
+        File.Delete(qtestPath);
+        File.Delete(qmpPath);
+        // qtest connects to us: listen before QEMU starts.
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(qtestPath));
+        listener.Listen(1);
+        var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[]
+        {
+            "-machine", "q35", "-S", "-display", "none", "-nodefaults", "-m", "128M",
+            "-device", $"vfio-pci,sysfsdev={mdevSysfs},addr=03.0",
+            "-trace", "vfio_*",
+            "-qtest", $"unix:{qtestPath}", "-qtest-log", "/dev/null",
+            "-qmp", $"unix:{qmpPath},server=on,wait=off",
+        }) start.ArgumentList.Add(a);
+        start.Environment["LD_PRELOAD"] = shim;
+        // stderr straight into the recording: QEMU's trace lines and the shim's are written
+        // unbuffered to fd 2 in the order they happen.
+        var logFile = File.Open(log, FileMode.Create, FileAccess.Write, FileShare.Read);
+        _qemu = Process.Start(start) ?? throw new InvalidOperationException($"{Binary} did not start");
+        _pump = _qemu.StandardError.BaseStream.CopyToAsync(logFile).ContinueWith(_ => logFile.Dispose());
+
+        var accept = listener.AcceptAsync();
+        if (!accept.Wait(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"nested QEMU did not connect to qtest (exit: {(_qemu.HasExited ? _qemu.ExitCode.ToString() : "running")}; see {log})");
+        var qtest = new NetworkStream(accept.Result, ownsSocket: true);
+        _qtestIn = new StreamReader(qtest, Encoding.ASCII);
+        _qtestOut = new StreamWriter(qtest, Encoding.ASCII) { AutoFlush = true, NewLine = "\n" };
+
+        _qmp = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        for (int tries = 0; ; tries++)
+        {
+            try { _qmp.Connect(new UnixDomainSocketEndPoint(qmpPath)); break; }
+            catch (SocketException) when (tries < 200) { Thread.Sleep(50); }
+        }
+        var qmpStream = new NetworkStream(_qmp, ownsSocket: false);
+        _qmpIn = new StreamReader(qmpStream, Encoding.UTF8);
+        _qmpOut = new StreamWriter(qmpStream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        _qmpIn.ReadLine();   // the greeting
+        Qmp("qmp_capabilities");
+    }
+
+    /// <summary>One qtest command; its "OK ..." answer (the value of a read).</summary>
+    string Qtest(string command)
+    {
+        _qtestOut.WriteLine(command);
+        for (;;)
+        {
+            string line = _qtestIn.ReadLine() ?? throw new IOException($"qtest closed after '{command}'");
+            if (line.StartsWith("IRQ", StringComparison.Ordinal)) continue;   // asynchronous notifications
+            if (!line.StartsWith("OK", StringComparison.Ordinal)) throw new IOException($"qtest answered '{line}' to '{command}'");
+            return line.Length > 3 ? line[3..] : "";
+        }
+    }
+
+    void Qmp(string execute)
+    {
+        _qmpOut.WriteLine($"{{\"execute\": \"{execute}\"}}");   // command names are plain identifiers
+        for (;;)
+        {
+            string line = _qmpIn.ReadLine() ?? throw new IOException($"QMP closed after '{execute}'");
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("return", out _)) return;
+            if (doc.RootElement.TryGetProperty("error", out var err)) throw new IOException($"QMP {execute}: {err}");
+        }
+    }
+
+    static uint ConfigAddress(int offset) => 0x8000_0000u | (3u << 11) | (uint)(offset & 0xfc);   // 00:03.0
+
+    public uint Do(GuestAction action)
+    {
+        switch (action)
+        {
+            case ConfigWrite w:
+                Qtest($"outl 0xcf8 0x{ConfigAddress(w.Offset):x}");
+                Qtest(w.Size switch
+                {
+                    4 => $"outl 0xcfc 0x{w.Value:x}",
+                    2 => $"outw 0x{0xcfc + (w.Offset & 2):x} 0x{w.Value:x}",
+                    _ => $"outb 0x{0xcfc + (w.Offset & 3):x} 0x{w.Value:x}",
+                });
+                return 0;
+            case ConfigRead r:
+                Qtest($"outl 0xcf8 0x{ConfigAddress(r.Offset):x}");
+                string value = Qtest(r.Size switch { 4 => "inl 0xcfc", 2 => $"inw 0x{0xcfc + (r.Offset & 2):x}", _ => $"inb 0x{0xcfc + (r.Offset & 3):x}" });
+                return Convert.ToUInt32(value, 16);
+            case ConfigUpdate u:
+                uint old = Do(new ConfigRead(u.Device, u.Offset, 2));
+                uint next = u.Set ? old | u.Mask : old & ~(uint)u.Mask;
+                return Do(new ConfigWrite(u.Device, u.Offset, 2, next));
+            case QmpCommand q:
+                Qmp(q.Execute);
+                return 0;
+            default:
+                throw new ArgumentException($"unknown guest action {action}");
+        }
+    }
+
+    public void Dispose()
+    {
+        try { Qmp("quit"); } catch (IOException) { } catch (SocketException) { }
+        if (!_qemu.WaitForExit(20_000)) _qemu.Kill();
+        _pump.Wait(TimeSpan.FromSeconds(10));
+        _qtestIn.Dispose();
+        _qmp.Dispose();
+        _qemu.Dispose();
+    }
+}
