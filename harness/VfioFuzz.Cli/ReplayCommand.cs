@@ -16,12 +16,13 @@ static class ReplayCommand
         var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
         var reports = new Option<string>("--reports") { Description = "where to write the YAML reports", DefaultValueFactory = _ => "reports" };
         var backend = BackendOption.Create();
-        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations") { paths, target, reports, backend };
-        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!, r.GetValue(backend)!));
+        var onlyListed = new Option<bool>("--only-listed") { Description = "judge only the targets an entry lists in expect: (others are shown, not judged)" };
+        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations, and of unlisted targets against their base") { paths, target, reports, backend, onlyListed };
+        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!, r.GetValue(backend)!, r.GetValue(onlyListed)));
         return cmd;
     }
 
-    static int Run(string[] paths, string targetSpec, string reportsDir, string backend)
+    static int Run(string[] paths, string targetSpec, string reportsDir, string backend, bool onlyListed)
     {
         if (!BackendOption.TryFactory(backend, out var factory, out var error)) return Cli.Fail(error!);
         OutputFolder.EnsureWritable(reportsDir, "--reports");
@@ -52,7 +53,10 @@ static class ReplayCommand
         }
         if (entries.Count == 0) return Cli.Fail($"no corpus entries (*.yaml) that load under {string.Join(", ", paths)}");
 
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory));
+        // A target an entry does not list is held to its base: the tree before the pick that
+        // introduced it (patches-under-test/*/series.yaml), or upstream.
+        var bases = onlyListed ? null : TargetBases.Load("patches-under-test");
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory), bases);
         PrintMatrix(entries, targetIds, cells);
 
         string runId = RunIds.Claim(reportsDir, RunIds.Stamp("replay"));
@@ -76,21 +80,34 @@ static class ReplayCommand
             for (int i = 0; i < targetIds.Count; i++)
             {
                 var cell = cells.First(c => c.Entry == entry && c.Target.Id == targetIds[i]);
-                string mark = cell.AsExpected switch { true => "ok", false => "UNEXPECTED", null => "-" };
+                string mark = cell.Listed
+                    ? (cell.AsExpected == true ? "ok" : "UNEXPECTED")
+                    : cell.BaseId is null ? "-" : cell.New.Count > 0 ? "NEW" : cell.Fixed.Count > 0 ? "FIXED" : "same";
                 string verdict = cell.Result.Clean ? "pass" : $"{cell.Result.Findings.Count}F";
                 Console.Write($"{mark} {verdict}".PadRight(widths[i]));
             }
             Console.WriteLine();
         }
-        Console.WriteLine("(ok/UNEXPECTED: against the entry's expectation; - not judged; pass = no findings, nF = n distinct findings)");
-        foreach (var cell in cells.Where(c => c.AsExpected == false))
+        Console.WriteLine("(ok/UNEXPECTED: against the entry's expectation; for a target it does not list, against the target's base: " +
+                          "same, NEW = signatures the base lacks (unexpected), FIXED = the base's signatures gone; - not judged; " +
+                          "pass = no findings, nF = n distinct findings)");
+        foreach (var cell in cells.Where(c => c.Listed && c.AsExpected == false))
         {
             Console.WriteLine($"UNEXPECTED {cell.Entry.Id} on {cell.Target.Id} ({cell.Entry.Path}):");
             Console.WriteLine($"  expected: {Describe(cell.Entry.Expect[cell.Target.Id])}");
             Console.WriteLine($"  got:      {Describe(cell.Result.Signatures)}");
         }
+        foreach (var cell in cells.Where(c => c.New.Count > 0 || c.Fixed.Count > 0))
+        {
+            string what = cell.New.Count > 0 ? "NEW" : "FIXED";
+            Console.WriteLine($"{what} {cell.Entry.Id} on {cell.Target.Id} against its base {cell.BaseId} ({cell.Entry.Path}):");
+            if (cell.New.Count > 0) Console.WriteLine($"  new:   {Describe(cell.New)}");
+            if (cell.Fixed.Count > 0) Console.WriteLine($"  fixed: {Describe(cell.Fixed)}");
+        }
         int judged = cells.Count(c => c.AsExpected is not null), bad = cells.Count(c => c.AsExpected == false);
-        Console.WriteLine($"{judged - bad} as expected, {bad} unexpected, {cells.Count - judged} not judged ({entries.Count} entries x {targetIds.Count} targets)");
+        int novel = cells.Count(c => c.New.Count > 0), fixedCells = cells.Count(c => c.New.Count == 0 && c.Fixed.Count > 0);
+        Console.WriteLine($"{judged - bad} as expected, {bad} unexpected ({novel} NEW against a base), {fixedCells} FIXED, " +
+                          $"{cells.Count - judged} not judged ({entries.Count} entries x {targetIds.Count} targets)");
     }
 
     static string Describe(IEnumerable<string> signatures)

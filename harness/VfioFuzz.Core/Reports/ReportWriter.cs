@@ -86,6 +86,13 @@ public static class ReportWriter
             { "as-expected", cell.AsExpected switch { true => "yes", false => "no", null => "not-judged" } },
             { "findings", findings },
         };
+        if (cell.BaseId is not null)
+        {
+            // Not listed in the entry's expect: judged against the base's signatures.
+            node.Add("judged-against", cell.BaseId);
+            node.Add("new", new YamlSequenceNode(cell.New.Select(x => new YamlScalarNode(x))));
+            node.Add("fixed", new YamlSequenceNode(cell.Fixed.Select(x => new YamlScalarNode(x))));
+        }
         return node;
     }
 
