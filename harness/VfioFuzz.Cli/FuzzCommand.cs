@@ -94,7 +94,7 @@ static class FuzzCommand
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 
-        var store = new FindingStore(findingsDir);
+        var store = new FindingStore(findingsDir, Cli.Catalog);
         string runId = RunIds.Claim(reportsDir, nightly ? DateTime.UtcNow.ToString("yyyy-MM-dd") : RunIds.Stamp("fuzz"));
         var results = new CampaignResult[targetIds.Count];
         Parallel.For(0, targetIds.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>

@@ -44,7 +44,7 @@ static class TriageCommand
             else files.Add(input);
         }
         OutputFolder.EnsureWritable(findingsDir, "--findings");
-        var triage = new Triage(profile, targetId, new ProgramRunner(profile, () => Cli.Catalog.Create(targetId)), new FindingStore(findingsDir), "external")
+        var triage = new Triage(profile, targetId, new ProgramRunner(profile, () => Cli.Catalog.Create(targetId)), new FindingStore(findingsDir, Cli.Catalog), "external")
         {
             Recorded = f => Console.WriteLine($"[{targetId}] {(f.Known ? "known" : "NEW  ")} {f.Finding.Signature} ({f.Minimized.Ops.Length} ops) {f.ReproducerPath}"),
         };

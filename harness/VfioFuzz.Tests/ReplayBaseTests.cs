@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using VfioFuzz.Corpus;
+using VfioFuzz.Fuzzing;
+using VfioFuzz.Machine;
+using VfioFuzz.Programs;
 using VfioFuzz.Running;
 using Xunit;
 
@@ -45,6 +48,19 @@ public sealed class ReplayBaseTests() : TempFolder("replay-base")
         Assert.Empty(cell.New);
         Assert.Equal(["asymmetric-unmap:never-mapped:bar-mmap", "asymmetric-unmap:never-mapped:cxl-dpa", "missing-stage2:cxl-dpa"], cell.Fixed);
         Assert.True(cell.AsExpected);
+    }
+
+    [Fact]
+    public void A_saved_finding_records_what_every_target_shows_so_replay_judges_each_against_it()
+    {
+        var store = new FindingStore(Path.Combine(Dir, "findings"), Repo.Catalog);
+        var program = new FuzzProgram([new HdmDecommit("cxl0")]);
+        string[] onTarget = ["asymmetric-unmap:never-mapped:bar-mmap", "asymmetric-unmap:never-mapped:cxl-dpa", "missing-stage2:cxl-dpa"];
+        var entry = CorpusFile.Load(store.Save("nv-d814a45", onTarget[1], Profile.VrCxlType2, program, onTarget, "test"));
+        Assert.Equal(Repo.Catalog.Targets.Select(t => t.Id).Order(), entry.Expect.Keys.Order());
+        Assert.Empty(entry.Expect["qemu-11.0"]);
+        Assert.Equal(["asymmetric-unmap:never-mapped:cxl-dpa", "missing-stage2:cxl-dpa"], entry.Expect["nv-2e963ff+e227a6b"]);
+        Assert.All(CorpusReplay.Run([entry], Repo.Catalog, [.. entry.Expect.Keys], new RunOptions(), Bases), c => Assert.True(c.AsExpected));
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 using VfioFuzz.Corpus;
+using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Programs;
 using VfioFuzz.Reports;
+using VfioFuzz.Running;
 
 namespace VfioFuzz.Fuzzing;
 
@@ -9,9 +11,11 @@ namespace VfioFuzz.Fuzzing;
 /// Minimized reproducers, one file per target and signature:
 /// corpus/findings/&lt;target&gt;/&lt;signature with ':' as '--'&gt;.yaml. A signature that already has
 /// a file is known; a new one is written atomically, so a killed campaign never leaves a torn
-/// reproducer and a resumed one skips what it already saved.
+/// reproducer and a resumed one skips what it already saved. Built with a catalog, a saved
+/// reproducer also records what every other target shows on it, so replaying it later judges
+/// each of them against that (and a target added afterwards against its base).
 /// </summary>
-public sealed class FindingStore(string root)
+public sealed class FindingStore(string root, TargetCatalog? everyTarget = null)
 {
     public string Root { get; } = root;
 
@@ -35,8 +39,12 @@ public sealed class FindingStore(string root)
         IReadOnlyCollection<string> signaturesOnTarget, string description)
     {
         string path = PathFor(targetId, signature);
-        string text = CorpusFile.ToYaml($"{targetId}--{FileStem(signature)}", description, profile, program,
-            new Dictionary<string, IReadOnlyCollection<string>> { [targetId] = signaturesOnTarget });
+        var expect = new Dictionary<string, IReadOnlyCollection<string>>();
+        foreach (var other in everyTarget?.Targets ?? [])
+            if (other.Id != targetId)
+                expect[other.Id] = new ProgramRunner(profile, () => everyTarget!.Create(other.Id)).Run(program).Signatures.ToArray();
+        expect[targetId] = signaturesOnTarget;
+        string text = CorpusFile.ToYaml($"{targetId}--{FileStem(signature)}", description, profile, program, expect);
         AtomicFile.WriteAllText(path, text);
         return path;
     }

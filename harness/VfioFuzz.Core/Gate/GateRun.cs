@@ -69,7 +69,7 @@ public static class GateRun
 
         checks.Add(CassetteCheck(options.CorpusDir, target!, catalog));
 
-        var store = new FindingStore(options.FindingsDir);
+        var store = new FindingStore(options.FindingsDir, catalog);
         var campaign = new InProcessCampaign(options.Profile, target!, () => catalog.Create(target!), store);
         var stats = campaign.Run(options.Seed, options.FuzzBudget, options.FuzzProgress, CancellationToken.None);
         var baseRunner = new ProgramRunner(options.Profile, () => catalog.Create(baseTarget));
