@@ -15,6 +15,10 @@ public sealed record DeviceSpec(string Id, DeviceKind Kind, bool Ats, IReadOnlyL
 /// <summary>A region the guest can plug and unplug (pc-dimm, option ROM).</summary>
 public sealed record PoolRegionSpec(string Name, RegionKind Kind, ulong Size);
 
+/// <summary>A region the machine itself places for good (firmware ROM, a legacy ROM window over
+/// RAM, interrupt controllers' MMIO): above RAM, never moved by a program.</summary>
+public sealed record PlatformRegionSpec(string Name, RegionKind Kind, ulong Gpa, ulong Size);
+
 /// <summary>Which kernel the host runs, as far as the listener can tell.</summary>
 public enum KernelFlavor
 {
@@ -44,7 +48,8 @@ public sealed record Profile(
     IReadOnlyList<(ulong Start, ulong Last)> ReservedIovas,
     ulong BarWindowBase = World.BarWindowBase,
     ulong BarWindowSize = World.BarWindowSize,
-    bool HasVirtioMem = true)
+    bool HasVirtioMem = true,
+    IReadOnlyList<PlatformRegionSpec>? Platform = null)
 {
     /// <summary>Where firmware puts BAR <paramref name="slot"/> (counted from 1) of the device
     /// whose window is <paramref name="window"/>: one window per device, slots of the BAR's size.</summary>
@@ -123,8 +128,12 @@ public sealed record Profile(
     /// that QEMU mmaps and a 32-bit 4 KiB MMIO BAR2 it traps (samples/vfio-mdev/mbochs.c).
     /// The harness does what firmware would, before a program: each BAR at its slot in a
     /// window at 3.5 GiB, MEM on. The type1 container has no IOMMU domain (an mdev), so it
-    /// reserves no IOVA range and maps whatever it is asked. The RAM split around the legacy
-    /// 0xa0000-0xfffff window and the BIOS ROM below 4 GiB are not modelled.</summary>
+    /// reserves no IOVA range and maps whatever it is asked. The platform regions are what the
+    /// nested QEMU's listener saw at boot (corpus/realqemu/*.log): pc.rom and the isa-bios
+    /// window over RAM below 1 MiB, the IOAPIC, HPET and MSI MMIO, and the 256 KiB BIOS ROM
+    /// under 4 GiB. In QEMU's q35 the PCI address space sits below system memory (priority -1);
+    /// here BARs render above RAM as on the other profiles: a BAR moved onto RAM is not
+    /// modelled as QEMU would hide it.</summary>
     public static readonly Profile Q35Mbochs = new(
         "q35-mbochs",
         "The real-QEMU lab's nested machine: q35, 128 MiB, vfio-pci on an mbochs mdev (64 MiB " +
@@ -143,7 +152,16 @@ public sealed record Profile(
         NeedsStage2: new HashSet<RegionRole> { RegionRole.GuestRam, RegionRole.Rom },
         AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
         ReservedIovas: [],
-        BarWindowBase: 0xe000_0000UL, BarWindowSize: 0x1000_0000UL, HasVirtioMem: false);
+        BarWindowBase: 0xe000_0000UL, BarWindowSize: 0x1000_0000UL, HasVirtioMem: false,
+        Platform:
+        [
+            new("pc.rom", RegionKind.Rom, 0xc_0000, 0x2_0000),
+            new("isa-bios", RegionKind.Rom, 0xe_0000, 0x2_0000),
+            new("ioapic", RegionKind.Mmio, 0xfec0_0000, 0x1000),
+            new("hpet", RegionKind.Mmio, 0xfed0_0000, 0x400),
+            new("apic-msi", RegionKind.Mmio, 0xfee0_0000, 0x10_0000),
+            new("pc.bios", RegionKind.Rom, 0xfffc_0000, 0x4_0000),
+        ]);
 
     public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, Q35Mbochs];
 

@@ -51,6 +51,9 @@ public sealed class World
     public MemoryRegion Ram { get; }
     public ImmutableArray<MemoryRegion> Pool { get; }
 
+    /// <summary>The machine's own fixed regions and where they sit.</summary>
+    readonly ImmutableArray<(MemoryRegion Mr, ulong Gpa)> _platform;
+
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly HashSet<string> _readOnly = [];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
@@ -70,6 +73,9 @@ public sealed class World
             p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
         if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel);
+        _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size,
+            p.Kind == RegionKind.Rom ? RegionRole.Rom : p.Kind == RegionKind.Ram ? RegionRole.GuestRam : RegionRole.Mmio, Owner: null), p.Gpa))];
+        foreach (var (mr, _) in _platform) Host.Allocate(mr, profile.Kernel);
 
         Devices = [.. profile.Devices.Select(d => new PciDevice(d, profile.HostPageSize))];
         foreach (var dev in Devices)
@@ -478,6 +484,7 @@ public sealed class World
         children.Clear();
         children.Add((0, 0, null, null, Ram, Profile.RamBase));
         if (Profile.HasVirtioMem) children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa));
+        foreach (var (mr, gpa) in _platform) children.Add((1, 0, null, null, mr, gpa));
         foreach (var mr in Pool)
             if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
         foreach (var dev in Devices)

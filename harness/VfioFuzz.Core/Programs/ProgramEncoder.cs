@@ -23,7 +23,10 @@ public static class ProgramEncoder
             var encoded = EncodeOp(world, op);
             if (encoded is null) { failedOp = i; return null; }
             bytes.AddRange(encoded);
-            world.Apply(op, IgnoreWorldEvents.Instance);
+            // A program written for another profile (a seed with virtio-mem, on a machine
+            // without one) may hold an op this World refuses: no byte form then either.
+            try { world.Apply(op, IgnoreWorldEvents.Instance); }
+            catch (ProgramException) { failedOp = i; return null; }
         }
         return bytes.ToArray();
     }

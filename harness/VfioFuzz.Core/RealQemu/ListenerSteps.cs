@@ -32,6 +32,34 @@ public static partial class ListenerSteps
     public static IReadOnlyList<IReadOnlyList<StepEvent>> FromModelTrace(IReadOnlyList<string> lines) =>
         Split("model trace", lines, static line => line.StartsWith("# step ", StringComparison.Ordinal));
 
+    /// <summary>What a step leaves in place, whatever order it got there in: the sections the
+    /// listener holds (added and not deleted since) and the mappings it holds (mapped and not
+    /// unmapped), in address order.</summary>
+    public static IReadOnlyList<StepEvent> FinalView(IEnumerable<StepEvent> events)
+    {
+        var held = new List<StepEvent>();
+        foreach (var e in events)
+        {
+            switch (e.What)
+            {
+                case "region_add [ram]" or "region_add [iommu]" or "SKIPPING region_add" or "map":
+                    held.Add(e);
+                    break;
+                case "region_del":
+                    held.RemoveAll(h => h.What is "region_add [ram]" or "region_add [iommu]" && (h.A, h.B) == (e.A, e.B));
+                    break;
+                case "SKIPPING region_del":
+                    held.RemoveAll(h => h.What == "SKIPPING region_add" && (h.A, h.B) == (e.A, e.B));
+                    break;
+                case "unmap":
+                    // An unmap takes every mapping inside its range (type1 and iommufd alike).
+                    held.RemoveAll(h => h.What == "map" && h.A >= e.A && (UInt128)h.A + h.B <= (UInt128)e.A + e.B);
+                    break;
+            }
+        }
+        return [.. held.OrderBy(h => h.IsContainerCall).ThenBy(h => h.A).ThenBy(h => h.What, StringComparer.Ordinal)];
+    }
+
     static IReadOnlyList<IReadOnlyList<StepEvent>> Split(string path, IReadOnlyList<string> lines, Func<string, bool> isCut)
     {
         var steps = new List<IReadOnlyList<StepEvent>>();
