@@ -99,3 +99,13 @@ sealed class DoubleIotlbUnmap : VfioListener
         base.NotifyUnmap(iova, size);
     }
 }
+
+/// <summary>region_del of a ram_device without the minimum-page mirror: it unmaps what region_add
+/// never mapped when the IOMMU page is larger than the section (only reachable where the IOMMU
+/// page exceeds the host page).</summary>
+sealed class DelIgnoresMinPage : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-del-ignores-min-page", "test", [], "");
+
+    protected override bool TryUnmapRamDevice(ulong iova, UInt128 llsize) => true;
+}

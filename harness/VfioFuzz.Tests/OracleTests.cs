@@ -298,4 +298,19 @@ public class OracleTests
         Assert.Contains(Run(Profile.VrCxlType2, "nv-2e963ff-notify", [new SetViommu(true), new IotlbMap(Iova, CxlDpa, 0x1000, Writable: true), new IotlbUnmap(Iova)]).Findings,
             x => x.Signature == "asymmetric-unmap:iotlb-never-mapped:cxl-dpa");
     }
+
+    [Fact]
+    public void A_del_that_ignores_the_min_page_test_is_found_where_the_iommu_page_exceeds_the_host_page()
+    {
+        // nic0's BAR3 is 4 KiB: with a 64 KiB (or 16 KiB) SMMU granule region_add skips it
+        // (no_dma_map) and upstream's region_del mirrors that; a del without the mirror unmaps it.
+        foreach (var profile in new[] { Profile.VrCxlType2Smmu64k, Profile.VrCxlType2Smmu16k })
+        {
+            var broken = Run(profile, () => new DelIgnoresMinPage(), new SetCommandMem("nic0", false));
+            Assert.Contains(broken.Findings, f => f.Signature == "asymmetric-unmap:never-mapped:bar-mmap" && f.Step == 1);
+            Assert.True(Run(profile, "qemu-11.0", new SetCommandMem("nic0", false), new SetCommandMem("nic0", true)).Clean);
+        }
+        // Where the IOMMU page is the host page the branch never decides: nothing to find.
+        Assert.True(Run(Profile.VrCxlType2, () => new DelIgnoresMinPage(), new SetCommandMem("nic0", false)).Clean);
+    }
 }

@@ -124,11 +124,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_listener_region_del", $"region_del 0x{iova:x} - 0x{(UInt128)iova + llsize - 1:x}");
         bool tryUnmap = true;
         if (s.Mr.IsRamDevice)
-        {
-            // The exact mirror of region_add's alignment test: it cannot know whether the
-            // map succeeded, failed, or was skipped.
-            tryUnmap = Geometry.IommuAligned(iova, llsize);
-        }
+            tryUnmap = TryUnmapRamDevice(iova, llsize);
         else if (Env.DiscardManagerOf?.Invoke(s.Mr) is { } rdm)
         {
             UnregisterRamDiscardListener(s, rdm);   // its discard unmaps what was populated
@@ -279,6 +275,10 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>region_add, after the ram_device alignment test and before dma_map: where
     /// the skip patches decide. Upstream 11.0 maps everything that got this far.</summary>
     protected virtual bool SkipDmaMap(in Section s, ulong iova, UInt128 llsize) => false;
+
+    /// <summary>region_del of a ram_device: upstream's exact mirror of region_add's minimum-page
+    /// test (it cannot know whether the map succeeded, failed, or was skipped).</summary>
+    protected virtual bool TryUnmapRamDevice(ulong iova, UInt128 llsize) => Geometry.IommuAligned(iova, llsize);
 
     /// <summary>region_del, before dma_unmap. Upstream unmaps whatever passed the alignment test.</summary>
     protected virtual bool SkipDmaUnmap(in Section s) => false;

@@ -49,7 +49,8 @@ public sealed record Profile(
     ulong BarWindowBase = World.BarWindowBase,
     ulong BarWindowSize = World.BarWindowSize,
     bool HasVirtioMem = true,
-    IReadOnlyList<PlatformRegionSpec>? Platform = null)
+    IReadOnlyList<PlatformRegionSpec>? Platform = null,
+    ulong MemoryDeviceAlign = 0x1000)
 {
     /// <summary>Where firmware puts BAR <paramref name="slot"/> (counted from 1) of the device
     /// whose window is <paramref name="window"/>: one window per device, slots of the BAR's size.</summary>
@@ -163,7 +164,33 @@ public sealed record Profile(
             new("pc.bios", RegionKind.Rom, 0xfffc_0000, 0x4_0000),
         ]);
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, Q35Mbochs];
+    /// <summary>vr-cxl-type2 behind an SMMU whose smallest granule is 64 KiB while the host
+    /// uses 4 KiB pages: iommufd's IOVA alignment (QEMU's pgsizes) is then larger than the host
+    /// page, so region_add's ram_device minimum-page test (and its mirror in region_del) decides
+    /// for every BAR section smaller than 64 KiB or off a 64 KiB boundary: nic0's 4 KiB BAR3,
+    /// and the pieces of the BARs their MSI-X tables split. A configuration to reach that
+    /// branch, not a machine someone reported. Memory devices are placed on 64 KiB boundaries
+    /// here: a DIMM the IOMMU cannot map would make every target abort (hw_error on EINVAL).</summary>
+    public static readonly Profile VrCxlType2Smmu64k = VrCxlType2 with
+    {
+        Name = "vr-cxl-type2-smmu64k",
+        Description = "vr-cxl-type2 with a 64 KiB-granule SMMU on a 4 KiB host: the ram_device minimum-page " +
+                      "test of region_add/region_del decides for every sub-64K BAR piece.",
+        IommuPageSize = 64UL << 10,
+        MemoryDeviceAlign = 64UL << 10,
+    };
+
+    /// <summary>The same with a 16 KiB-granule SMMU.</summary>
+    public static readonly Profile VrCxlType2Smmu16k = VrCxlType2Smmu64k with
+    {
+        Name = "vr-cxl-type2-smmu16k",
+        Description = "vr-cxl-type2 with a 16 KiB-granule SMMU on a 4 KiB host: the ram_device minimum-page " +
+                      "test decides for every BAR piece smaller than 16 KiB or off a 16 KiB boundary.",
+        IommuPageSize = 16UL << 10,
+        MemoryDeviceAlign = 16UL << 10,
+    };
+
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, Q35Mbochs];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 

@@ -192,6 +192,8 @@ public sealed class World
         var mr = PoolRegion(m.Region);
         if (_plugged.ContainsKey(m.Region)) throw new ProgramException($"region {m.Region} is already mapped");
         CheckFits(m.Gpa, mr.Size, m.Region);
+        if (m.Gpa % Profile.MemoryDeviceAlign != 0)
+            throw new ProgramException($"region {m.Region} at 0x{m.Gpa:x}: profile {Profile.Name} places memory devices on 0x{Profile.MemoryDeviceAlign:x} boundaries");
         _plugged[m.Region] = (m.Gpa, ++_seq);
         Commit(events);
     }

@@ -60,7 +60,8 @@ public static class ProgramDecoder
             case 0:
             {
                 var free = OpChoices.Pick(world.Pool, world, OpChoices.Free, a);
-                return free is null ? null : new MapRegion(free.Name, OpChoices.HotplugGpa(b));
+                ulong gpa = OpChoices.HotplugGpa(b);
+                return free is null || gpa % world.Profile.MemoryDeviceAlign != 0 ? null : new MapRegion(free.Name, gpa);
             }
             case 1:
             {
