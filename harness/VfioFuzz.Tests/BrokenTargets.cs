@@ -109,3 +109,13 @@ sealed class DelIgnoresMinPage : VfioListener
 
     protected override bool TryUnmapRamDevice(ulong iova, UInt128 llsize) => true;
 }
+
+/// <summary>region_del trims one host page too many off the end: the unmap is shorter than the
+/// map (a del-side trim off by one, as QEMU history had).</summary>
+sealed class DelTrimOffByOne : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-del-trim-off-by-one", "test", [], "");
+
+    protected override void DmaUnmap(in Section s, ulong iova, UInt128 llsize) =>
+        base.DmaUnmap(s, iova, llsize > Env.HostPageSize ? llsize - Env.HostPageSize : llsize);
+}

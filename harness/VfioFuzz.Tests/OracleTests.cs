@@ -313,4 +313,15 @@ public class OracleTests
         // Where the IOMMU page is the host page the branch never decides: nothing to find.
         Assert.True(Run(Profile.VrCxlType2, () => new DelIgnoresMinPage(), new SetCommandMem("nic0", false)).Clean);
     }
+
+    [Fact]
+    public void An_unmap_shorter_than_its_map_is_a_size_mismatch_not_a_never_mapped_range()
+    {
+        var result = Run(Profile.VrCxlType2, () => new DelTrimOffByOne(), new SetCommandMem("nic0", false));
+        var f = Assert.Single(result.Findings, x => x.Signature == "asymmetric-unmap:size-mismatch:bar-mmap");
+        Assert.Equal(1, f.Step);
+        Assert.Contains("is only part of the map of", f.Summary);
+        Assert.DoesNotContain(result.Findings, x => x.Signature.Contains("never-mapped"));
+        Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", new SetCommandMem("nic0", false)).Clean);
+    }
 }

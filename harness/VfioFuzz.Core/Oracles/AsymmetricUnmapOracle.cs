@@ -199,7 +199,20 @@ public sealed class AsymmetricUnmapOracle : Oracle
         if (match is not null) _requests.Remove(match);
 
         UInt128 end = (UInt128)call.Iova + call.Length;
-        if (match is null)
+        if (match is null && SizeMismatch(call, end) is { } shape)
+        {
+            // What the kernel's DMA-API debug check holds drivers to: an unmap must cover
+            // exactly what one map mapped, whatever the IOMMU layer accepts.
+            string sig = $"{FindingKinds.AsymmetricUnmap}:size-mismatch:{role.Name()}";
+            if (ctx.Seen(sig)) return;
+            ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+                $"{Culprit()} unmapped [0x{call.Iova:x}, 0x{end:x}), which {shape}",
+                "region_del must unmap exactly the range its region_add mapped (the same trim of the same section); an unmap " +
+                "that splits a mapping, reaches past it or straddles two leaves part of a translation behind or takes part of " +
+                "another. iommufd refuses to cut an area (ENOENT, which QEMU counts as success); type1 v2 refuses a bisecting unmap (EINVAL).",
+                Effect(call, foreign)));
+        }
+        else if (match is null)
         {
             string sig = $"{FindingKinds.AsymmetricUnmap}:never-mapped:{role.Name()}";
             if (ctx.Seen(sig)) return;
@@ -233,6 +246,26 @@ public sealed class AsymmetricUnmapOracle : Oracle
             "memory_listener_unregister deletes every section; a mapping that survives it pins memory (or a BAR) for the life of the IOAS " +
             "and answers DMA to a range the guest no longer owns.",
             "leaked: the IOAS still translates memory no section covers"));
+    }
+
+    /// <summary>How an unmap that answers no request exactly overlaps the section maps still
+    /// outstanding, or null when it overlaps none (then nothing of it was ever asked for).</summary>
+    string? SizeMismatch(in UnmapCall call, UInt128 end)
+    {
+        Request? first = null;
+        int count = 0;
+        foreach (var r in _requests)
+        {
+            if (r.Iotlb || r.Rdm || !Overlaps(r, call.Iova, end)) continue;
+            first ??= r;
+            count++;
+        }
+        if (first is null) return null;
+        UInt128 mappedEnd = (UInt128)first.Iova + first.Length;
+        string mapped = $"the map of [0x{first.Iova:x}, 0x{mappedEnd:x}) for {first.SectionKey}";
+        if (count > 1) return $"straddles {count} maps, the first {mapped}";
+        if (call.Iova >= first.Iova && end <= mappedEnd) return $"is only part of {mapped} (a split or a truncated unmap)";
+        return $"reaches past {mapped}";
     }
 
     /// <summary>The outstanding request this unmap answers: same range, and the same section
