@@ -36,7 +36,9 @@ sealed class NestedQemu : IDisposable
         var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[]
         {
-            "-machine", "q35", "-S", "-display", "none", "-nodefaults", "-m", "128M",
+            // Two DIMM slots and room for them from 4 GiB (q35 puts device memory there when
+            // all RAM is below 4 GiB): map-region's pc-dimm hotplug.
+            "-machine", "q35", "-S", "-display", "none", "-nodefaults", "-m", "128M,slots=2,maxmem=9G",
             "-device", $"vfio-pci,sysfsdev={mdevSysfs},addr=03.0",
             "-trace", "vfio_*",
             "-qtest", $"unix:{qtestPath}", "-qtest-log", "/dev/null",
@@ -82,9 +84,10 @@ sealed class NestedQemu : IDisposable
         }
     }
 
-    void Qmp(string execute)
+    void Qmp(string execute, string? arguments = null)
     {
-        _qmpOut.WriteLine($"{{\"execute\": \"{execute}\"}}");   // command names are plain identifiers
+        // Command names are plain identifiers; arguments come as a JSON object already.
+        _qmpOut.WriteLine(arguments is null ? $"{{\"execute\": \"{execute}\"}}" : $"{{\"execute\": \"{execute}\", \"arguments\": {arguments}}}");
         for (;;)
         {
             string line = _qmpIn.ReadLine() ?? throw new IOException($"QMP closed after '{execute}'");
@@ -118,7 +121,7 @@ sealed class NestedQemu : IDisposable
                 uint next = u.Set ? old | u.Mask : old & ~(uint)u.Mask;
                 return Do(new ConfigWrite(u.Device, u.Offset, 2, next));
             case QmpCommand q:
-                Qmp(q.Execute);
+                Qmp(q.Execute, q.Arguments);
                 return 0;
             default:
                 throw new ArgumentException($"unknown guest action {action}");

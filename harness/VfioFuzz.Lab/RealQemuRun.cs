@@ -32,17 +32,14 @@ static class RealQemuRun
             foreach (var (op, why) in nested.Skipped) Console.WriteLine($"REALQEMU {entry.Id} skipped op {op.Name}: {why}");
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             var clock = Stopwatch.StartNew();
-            var world = new World(entry.Profile);
-            using (var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath()))
+            try { Drive(entry, nested, mdev, shim, log); }
+            catch (Exception e) when (e is IOException or TimeoutException)
             {
-                foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
-                Marker(qemu, world);
-                foreach (var op in nested.Runnable.Ops)
-                {
-                    foreach (var action in GuestActions.For(op, world)!) qemu.Do(action);
-                    world.Apply(op, IgnoreWorldEvents.Instance);
-                    Marker(qemu, world);
-                }
+                // QEMU refused an action (a QMP error) or went away: no recording of this one.
+                Console.WriteLine($"REALQEMU {entry.Id} ERROR: {e.Message}");
+                File.Delete(log);
+                diverged++;
+                continue;
             }
             var (_, divergence) = RealQemuComparison.Judge(entry, log, () => catalog.Create("qemu-11.0"));
             string verdict = divergence is null ? "agrees" : "DIVERGES";
@@ -54,6 +51,21 @@ static class RealQemuRun
             }
         }
         return diverged == 0 ? 0 : 1;
+    }
+
+    /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>
+    static void Drive(CorpusEntry entry, NestedProgram nested, string mdev, string shim, string log)
+    {
+        var world = new World(entry.Profile);
+        using var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath());
+        foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
+        Marker(qemu, world);
+        foreach (var op in nested.Runnable.Ops)
+        {
+            foreach (var action in GuestActions.For(op, world)!) qemu.Do(action);
+            world.Apply(op, IgnoreWorldEvents.Instance);
+            Marker(qemu, world);
+        }
     }
 
     static void Marker(NestedQemu qemu, World world) =>

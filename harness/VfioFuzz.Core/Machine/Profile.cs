@@ -137,7 +137,7 @@ public sealed record Profile(
     /// modelled as QEMU would hide it.</summary>
     public static readonly Profile Q35Mbochs = new(
         "q35-mbochs",
-        "The real-QEMU lab's nested machine: q35, 128 MiB, vfio-pci on an mbochs mdev (64 MiB " +
+        "The real-QEMU lab's nested machine: q35, 128 MiB, two DIMM slots, vfio-pci on an mbochs mdev (64 MiB " +
         "mmap'd BAR0, trapped 4 KiB BAR2, both 32-bit), type1 container without a domain. 4K pages.",
         HostPageSize: 4UL << 10, IommuPageSize: 4UL << 10, KernelFlavor.NoDmabuf,
         RamBase: 0, RamSize: 128UL << 20,
@@ -149,7 +149,7 @@ public sealed record Profile(
                 new BarSpec(2, 4UL << 10, RegionRole.BarMmap, Is64: false, Mmappable: false),
             ]),
         ],
-        Pool: [],
+        Pool: [new("dimm0", RegionKind.Ram, 512UL << 20), new("dimm1", RegionKind.Ram, 256UL << 20)],
         NeedsStage2: new HashSet<RegionRole> { RegionRole.GuestRam, RegionRole.Rom },
         AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
         ReservedIovas: [],

@@ -1,4 +1,5 @@
 using VfioFuzz.Machine;
+using VfioFuzz.Memory;
 using VfioFuzz.Programs;
 
 namespace VfioFuzz.RealQemu;
@@ -16,15 +17,17 @@ public sealed record ConfigRead(string Device, int Offset, int Size) : GuestActi
 /// <summary>Read a 16-bit register, set or clear <paramref name="Mask"/>, write it back.</summary>
 public sealed record ConfigUpdate(string Device, int Offset, ushort Mask, bool Set) : GuestAction;
 
-/// <summary>A QMP command without arguments (system_reset).</summary>
-public sealed record QmpCommand(string Execute) : GuestAction;
+/// <summary>A QMP command, with its arguments as a JSON object (or none).</summary>
+public sealed record QmpCommand(string Execute, string? Arguments = null) : GuestAction;
 
 /// <summary>
 /// The guest-visible form of each op on the nested machine, as a guest OS or firmware would
 /// produce it: COMMAND.MEM and BAR writes are config writes, a BAR is sized a dword at a time
-/// and restored, a machine reset is QMP's system_reset. An op with no such form on this
-/// machine (no vIOMMU, no ATS, no virtio-mem, no pool regions, and no way for the guest to make
-/// QEMU run vfio_pci_reset alone) has none: null, and the run lists it as skipped.
+/// and restored, a machine reset is QMP's system_reset, plugging a pool region is a pc-dimm
+/// hotplug (object-add of its RAM backend, device_add at the op's address). An op with no such
+/// form on this machine has none: null, and the run lists it as skipped (no vIOMMU, ATS or
+/// virtio-mem; no unplug, which needs a guest to eject the DIMM; no way for the guest to make
+/// QEMU run vfio_pci_reset alone).
 /// </summary>
 public static class GuestActions
 {
@@ -58,6 +61,11 @@ public static class GuestActions
         MoveBar m => WriteBar(m.Device, world.Device(m.Device).Bar(m.Bar).Spec, m.Gpa),
         BarSizing b => Size(b.Device, world.Device(b.Device).Bar(b.Bar)),
         SystemReset => [new QmpCommand("system_reset")],
+        MapRegion m when world.PoolRegion(m.Region).Kind == RegionKind.Ram =>
+        [
+            new QmpCommand("object-add", $"{{\"qom-type\": \"memory-backend-ram\", \"id\": \"mem-{m.Region}\", \"size\": {world.PoolRegion(m.Region).Size}}}"),
+            new QmpCommand("device_add", $"{{\"driver\": \"pc-dimm\", \"id\": \"{m.Region}\", \"memdev\": \"mem-{m.Region}\", \"addr\": {m.Gpa}}}"),
+        ],
         _ => null,
     };
 
