@@ -19,6 +19,8 @@ using VfioFuzz.Targets;
 //                                           each program (profile q35-mbochs) on a nested QEMU with
 //                                           vfio-pci on the mdev and on the qemu-11.0 model; one
 //                                           recording (the nested stderr) per program, op-by-op verdicts
+// vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM
+//                                           random programs on both for SECONDS; diverging ones kept
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
@@ -88,6 +90,8 @@ try
         }
         case "realqemu" when args.Length == 5:
             return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
+        case "realqemu-fuzz" when args.Length == 6 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
+            return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5]);
         default:
             return Usage();
     }
@@ -100,6 +104,6 @@ catch (IommufdUnavailableException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM");
     return 2;
 }

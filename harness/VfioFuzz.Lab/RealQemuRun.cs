@@ -2,6 +2,7 @@ using System.Diagnostics;
 using VfioFuzz.Corpus;
 using VfioFuzz.Machine;
 using VfioFuzz.Listener;
+using VfioFuzz.Programs;
 using VfioFuzz.RealQemu;
 using VfioFuzz.Targets;
 
@@ -32,7 +33,7 @@ static class RealQemuRun
             foreach (var (op, why) in nested.Skipped) Console.WriteLine($"REALQEMU {entry.Id} skipped op {op.Name}: {why}");
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             var clock = Stopwatch.StartNew();
-            try { Drive(entry, nested, mdev, shim, log); }
+            try { Drive(entry.Profile, nested.Runnable, mdev, shim, log); }
             catch (Exception e) when (e is IOException or TimeoutException)
             {
                 // QEMU refused an action (a QMP error) or went away: no recording of this one.
@@ -53,14 +54,57 @@ static class RealQemuRun
         return diverged == 0 ? 0 : 1;
     }
 
-    /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>
-    static void Drive(CorpusEntry entry, NestedProgram nested, string mdev, string shim, string log)
+    /// <summary>
+    /// The differential campaign: random programs (the fuzz decoder on seeded random bytes, up
+    /// to 8 ops, skipping ops without a guest-visible form) on the nested QEMU and on the model,
+    /// for a time budget. A program whose steps diverge is kept (program YAML and recording) in
+    /// OUTDIR; the rest leave nothing. Prints REALQEMU-FUZZ lines, programs/s at the end.
+    /// </summary>
+    public static int Fuzz(int seconds, int seed, string outDir, string mdev, string shim)
     {
-        var world = new World(entry.Profile);
+        Directory.CreateDirectory(outDir);
+        var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+        var profile = Profile.Q35Mbochs;
+        var rng = new Random(seed);
+        var clock = Stopwatch.StartNew();
+        int programs = 0, diverged = 0, errors = 0;
+        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model qemu-11.0");
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            var bytes = new byte[4 * rng.Next(1, 9)];
+            rng.NextBytes(bytes);
+            var runnable = RealQemuComparison.Translate(ProgramDecoder.Decode(bytes, profile), profile).Runnable;
+            if (runnable.Ops.Length == 0) continue;
+            string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
+            programs++;
+            try { Drive(profile, runnable, mdev, shim, log); }
+            catch (Exception e) when (e is IOException or TimeoutException)
+            {
+                Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {e.Message}");
+                File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, $"QEMU refused it: {e.Message}", profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
+                errors++;
+                continue;
+            }
+            var divergence = RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-11.0"), log, File.ReadAllText(log));
+            if (divergence is null) { File.Delete(log); continue; }
+            diverged++;
+            File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, divergence.Describe(), profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
+            Console.WriteLine($"REALQEMU-FUZZ {id} DIVERGES ({runnable.Ops.Length} op(s)):");
+            foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"REALQEMU-FUZZ   {line}");
+        }
+        Console.WriteLine($"REALQEMU-FUZZ {programs} program(s) in {clock.Elapsed.TotalSeconds:0} s ({programs / clock.Elapsed.TotalSeconds:0.00}/s), " +
+                          $"{diverged} diverged, {errors} refused by QEMU");
+        return diverged + errors == 0 ? 0 : 1;
+    }
+
+    /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>
+    static void Drive(Profile profile, FuzzProgram runnable, string mdev, string shim, string log)
+    {
+        var world = new World(profile);
         using var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath());
         foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
         Marker(qemu, world);
-        foreach (var op in nested.Runnable.Ops)
+        foreach (var op in runnable.Ops)
         {
             foreach (var action in GuestActions.For(op, world)!) qemu.Do(action);
             world.Apply(op, IgnoreWorldEvents.Instance);

@@ -101,4 +101,22 @@ public class RealQemuTests
         Assert.Equal(new Type1MapDma(1, 0xe400_0000, 0x400_0000, 0x7f3d_4fe0_0000, 0), TraceArgs.Read(read.Events[0]));
         Assert.Equal(new Type1UnmapDma(2, 0xe400_0000, 0x400_0000, 0, 22), TraceArgs.Read(read.Events[1]));
     }
+
+    [Fact]
+    public void A_dimm_off_a_2_MiB_boundary_is_refused_on_the_nested_machine_as_qemu_refuses_it()
+    {
+        // QEMU 7.2 q35 answered device_add with "address must be aligned to 0x200000 bytes".
+        var world = new World(Profile.Q35Mbochs);
+        var e = Assert.Throws<ProgramException>(() => world.Apply(new MapRegion("dimm0", World.HotplugBase + 0x1000), IgnoreWorldEvents.Instance));
+        Assert.Contains("0x200000 boundaries", e.Message);
+        // The decoder never emits one: every map-region it decodes on this profile is aligned.
+        var rng = new Random(7);
+        for (int i = 0; i < 2000; i++)
+        {
+            var bytes = new byte[32];
+            rng.NextBytes(bytes);
+            foreach (var op in ProgramDecoder.Decode(bytes, Profile.Q35Mbochs).Ops.OfType<MapRegion>())
+                Assert.Equal(0UL, op.Gpa % (2UL << 20));
+        }
+    }
 }

@@ -154,6 +154,9 @@ public sealed record Profile(
         AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
         ReservedIovas: [],
         BarWindowBase: 0xe000_0000UL, BarWindowSize: 0x1000_0000UL, HasVirtioMem: false,
+        // QEMU 7.2's q35 refuses a pc-dimm off a 2 MiB boundary ("address must be aligned to
+        // 0x200000 bytes"): found by the lab's differential campaign (seed 1).
+        MemoryDeviceAlign: 2UL << 20,
         Platform:
         [
             new("pc.rom", RegionKind.Rom, 0xc_0000, 0x2_0000),
