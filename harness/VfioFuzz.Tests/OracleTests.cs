@@ -324,4 +324,18 @@ public class OracleTests
         Assert.DoesNotContain(result.Findings, x => x.Signature.Contains("never-mapped"));
         Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", new SetCommandMem("nic0", false)).Clean);
     }
+
+    [Fact]
+    public void A_viommu_map_is_read_only_by_the_iotlb_permission_or_a_rom_not_by_a_read_only_placement()
+    {
+        string MapLine(Op[] ops) => new ProgramRunner(Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
+            .Run(new FuzzProgram([.. ops])).Trace.Last(l => l.StartsWith("iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x100000000 ", StringComparison.Ordinal));
+        Op[] dimm = [new MapRegion("dimm0", World.HotplugBase), new SetReadOnly("dimm0", true), new SetViommu(true)];
+        // The chipset made the DIMM's placement read-only; the terminal region is RAM: writable.
+        Assert.Contains("readonly=0", MapLine([.. dimm, new IotlbMap(Iova, World.HotplugBase, 0x1000, Writable: true)]));
+        Assert.Contains("readonly=1", MapLine([.. dimm, new IotlbMap(Iova, World.HotplugBase, 0x1000, Writable: false)]));
+        // A ROM is read-only whatever the guest's permission says.
+        Op[] rom = [new MapRegion("rom0", World.HotplugBase), new SetViommu(true), new IotlbMap(Iova, World.HotplugBase, 0x1000, Writable: true)];
+        Assert.Contains("readonly=1", MapLine(rom));
+    }
 }

@@ -241,7 +241,10 @@ public abstract class VfioListener : ListenerTarget
         }
         if (SkipNotifyMap(target, iova, e.Size)) return;
         ulong vaddr = Env.Host[target.Mr].Va + target.OffsetInRegion + (e.Gpa - target.Gpa);
-        int ret = Container.DmaMap(iova, e.Size, target.Mr, vaddr, !e.Writable || target.ReadOnly);
+        // memory_translate_iotlb: read-only when the IOTLB permission lacks write or the
+        // terminal region itself is read-only (a ROM); a read-only attribute of the placement
+        // (a chipset flip through an alias) is not consulted on this path.
+        int ret = Container.DmaMap(iova, e.Size, target.Mr, vaddr, !e.Writable || target.Mr.ReadOnly);
         if (ret != 0)
             Env.Trace.Stderr($"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{e.Size:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})");
     }
