@@ -119,3 +119,26 @@ sealed class DelTrimOffByOne : VfioListener
     protected override void DmaUnmap(in Section s, ulong iova, UInt128 llsize) =>
         base.DmaUnmap(s, iova, llsize > Env.HostPageSize ? llsize - Env.HostPageSize : llsize);
 }
+
+/// <summary>Keeps its own list of the IOTLB entries it mapped and never prunes it on the guest's
+/// UNMAP; at the window's deletion it unmaps every entry on the list: an entry the guest
+/// already unmapped is unmapped twice.</summary>
+sealed class StaleIotlbListAtWindowDeletion : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-stale-iotlb-list", "test", [], "");
+
+    readonly List<(ulong Iova, ulong Size)> _mapped = [];
+
+    protected override bool SkipNotifyMap(in Section target, ulong iova, ulong size)
+    {
+        _mapped.Add((iova, size));
+        return false;
+    }
+
+    protected override void UnregisterGuestIommu(in Section s)
+    {
+        base.UnregisterGuestIommu(s);
+        foreach (var (iova, size) in _mapped) NotifyUnmap(iova, size);
+        _mapped.Clear();
+    }
+}

@@ -338,4 +338,17 @@ public class OracleTests
         Op[] rom = [new MapRegion("rom0", World.HotplugBase), new SetViommu(true), new IotlbMap(Iova, World.HotplugBase, 0x1000, Writable: true)];
         Assert.Contains("readonly=1", MapLine(rom));
     }
+
+    [Fact]
+    public void An_iotlb_entry_the_guest_unmapped_and_the_window_deletion_unmaps_again_is_a_double_unmap()
+    {
+        Op[] ops = [new SetViommu(true), new IotlbMap(Iova, 0x4000_0000UL, 0x1000, Writable: true), new IotlbUnmap(Iova), new SetViommu(false)];
+        var stale = Run(Profile.VrCxlType2, () => new StaleIotlbListAtWindowDeletion(), ops);
+        var f = Assert.Single(stale.Findings, x => x.Signature == "asymmetric-unmap:iotlb-double-unmap:guest-ram");
+        Assert.Equal(4, f.Step);
+        Assert.Contains("at the deletion of", f.Summary);
+        // An entry still live when the window goes is unmapped once by the same list: no finding.
+        Assert.True(Run(Profile.VrCxlType2, () => new StaleIotlbListAtWindowDeletion(), ops[0], ops[1], ops[3]).Clean);
+        Assert.True(Run(Profile.VrCxlType2, "qemu-11.0", ops).Clean);
+    }
 }

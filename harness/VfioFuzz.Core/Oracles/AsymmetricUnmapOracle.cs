@@ -90,6 +90,13 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// it removes belonged to a section.</summary>
     void FlushIommuWindow(RunContext ctx, in UnmapCall call, Section window)
     {
+        // An unmap of one entry the guest already unmapped, made while the window goes (a stale
+        // list of entries walked at deletion): the same double unmap as a repeated UNMAP.
+        if (_iotlbUnmapped.TryGetValue((call.Iova, call.Length), out int unmappedAt))
+        {
+            ReportDoubleUnmap(ctx, call, $"at the deletion of {window.Key} (the vIOMMU window)", ctx.Offers[call.Iova].Role, unmappedAt, null);
+            return;
+        }
         DropRequestsWithin(call, static r => r.Iotlb);
         var foreign = ReleaseAreas(call, static r => r.Iotlb);
         if (foreign is null) return;
@@ -149,14 +156,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
         UInt128 end = (UInt128)call.Iova + call.Length;
         if (foreign is null && _iotlbUnmapped.TryGetValue((call.Iova, call.Length), out int firstStep))
         {
-            string twice = $"{FindingKinds.AsymmetricUnmap}:iotlb-double-unmap:{role.Name()}";
-            if (ctx.Seen(twice)) return;
-            ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, twice, ctx.Step,
-                $"a guest IOTLB entry [0x{call.Iova:x}, 0x{end:x}) (GPA 0x{e.Gpa:x}, {role.Name()}) was unmapped again: its MAP reached the IOAS " +
-                $"and an UNMAP at step {(firstStep == 0 ? "boot" : firstStep.ToString())} already removed it",
-                "The listener sent IOMMU_IOAS_UNMAP twice for one guest IOTLB UNMAP (or for one entry). iommufd answers the second with " +
-                "ENOENT, which QEMU counts as success; if anything was mapped at that IOVA in between, the second unmap removed it.",
-                Effect(call, foreign)));
+            ReportDoubleUnmap(ctx, call, $"(GPA 0x{e.Gpa:x})", role, firstStep, foreign);
             return;
         }
         string sig = foreign is null
@@ -174,6 +174,19 @@ public sealed class AsymmetricUnmapOracle : Oracle
                 $"a guest IOTLB UNMAP of [0x{call.Iova:x}, 0x{end:x}) removed a mapping of {foreign![0].SectionKey}",
                 "The IOVA range of a vIOMMU mapping overlapped a mapping a section owns; the guest's unmap took it away.",
                 Effect(call, foreign)));
+    }
+
+    static void ReportDoubleUnmap(RunContext ctx, in UnmapCall call, string where, RegionRole role, int firstStep, List<Request>? foreign)
+    {
+        string sig = $"{FindingKinds.AsymmetricUnmap}:iotlb-double-unmap:{role.Name()}";
+        if (ctx.Seen(sig)) return;
+        ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
+            $"a guest IOTLB entry [0x{call.Iova:x}, 0x{(UInt128)call.Iova + call.Length:x}) {where} ({role.Name()}) was unmapped again: its MAP reached the IOAS " +
+            $"and an UNMAP at step {(firstStep == 0 ? "boot" : firstStep.ToString())} already removed it",
+            "The listener sent IOMMU_IOAS_UNMAP twice for one guest IOTLB entry (a repeated UNMAP, or an entry the guest had " +
+            "unmapped unmapped again when the window went). iommufd answers the second with ENOENT, which QEMU counts as success; " +
+            "if anything was mapped at that IOVA in between, the second unmap removed it.",
+            Effect(call, foreign)));
     }
 
     void SectionUnmap(RunContext ctx, in UnmapCall call)
