@@ -25,7 +25,10 @@ static class RealQemuCommand
         var catalog = Cli.Catalog;
         catalog.Create(targetId);   // an unknown id is an input error before any work
         int diverged = 0, judged = 0;
-        foreach (var path in paths.SelectMany(CorpusFile.Find))
+        IReadOnlyList<string> files;
+        try { files = [.. paths.SelectMany(CorpusFile.Find)]; }
+        catch (FileNotFoundException e) { return Cli.Fail(e.Message); }
+        foreach (var path in files)
         {
             var entry = CorpusFile.Load(path);
             if (entry.Profile.Name != Profile.Q35Mbochs.Name) continue;
