@@ -119,4 +119,18 @@ public class RealQemuTests
                 Assert.Equal(0UL, op.Gpa % (2UL << 20));
         }
     }
+
+    [Fact]
+    public void On_q35_a_bar_outside_the_pci_hole_is_hidden_and_one_across_its_edge_is_refused()
+    {
+        // Seen in the lab: QEMU 7.2 q35 showed nothing of a BAR moved onto RAM at 64 MiB.
+        var world = new World(Profile.Q35Mbochs);
+        world.Apply(new MoveBar("mdev0", 0, 0x400_0000), IgnoreWorldEvents.Instance);
+        Assert.DoesNotContain(world.View.Sections, s => s.Mr.Name == "mdev0 BAR0 mmaps[0]");
+        Assert.Contains(world.View.Sections, s => s.Mr.Role == Memory.RegionRole.GuestRam && s.Gpa == 0x10_0000 && s.Size == 0x7f0_0000);
+        world.Apply(new MoveBar("mdev0", 0, 0xe800_0000), IgnoreWorldEvents.Instance);
+        Assert.Contains(world.View.Sections, s => s.Mr.Name == "mdev0 BAR0 mmaps[0]" && s.Gpa == 0xe800_0000);
+        // 0xfc000000 + 64 MiB runs past the IOAPIC, where the hole ends.
+        Assert.Throws<ProgramException>(() => world.Apply(new MoveBar("mdev0", 0, 0xfc00_0000), IgnoreWorldEvents.Instance));
+    }
 }

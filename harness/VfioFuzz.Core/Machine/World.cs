@@ -242,6 +242,8 @@ public sealed class World
         CheckFits(mb.Gpa, size, $"{mb.Device} BAR{mb.Bar}");
         if (!bar.Spec.Is64 && mb.Gpa + size - 1 > uint.MaxValue)
             throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is a 32-bit BAR: 0x{mb.Gpa:x} does not fit its register");
+        if (Profile.StraddlesPciWindow(mb.Gpa, size))
+            throw new ProgramException($"{mb.Device} BAR{mb.Bar} at 0x{mb.Gpa:x} would cross the edge of a PCI window of {Profile.Name} (a partly shown BAR is not modelled)");
         WriteBar(dev, bar, mb.Gpa, events);
     }
 
@@ -492,7 +494,7 @@ public sealed class World
         foreach (var dev in Devices)
         {
             foreach (var bar in dev.Bars)
-                if (dev.BarDecodes(bar)) children.Add((1, _barSeq[bar], bar, dev, null, 0));
+                if (bar.MappedAt is { } placed && Profile.PciVisible(placed, bar.Spec.Size)) children.Add((1, _barSeq[bar], bar, dev, null, 0));
             // The CXL window is platform MMIO beside RAM; the DPA is mapped over it.
             if (dev.Hdm is not { } hdm) continue;
             children.Add((0, 0, null, null, hdm.Window, hdm.Spec.WindowBase));
