@@ -33,23 +33,19 @@ static class RealQemuRun
             foreach (var (op, why) in nested.Skipped) Console.WriteLine($"REALQEMU {entry.Id} skipped op {op.Name}: {why}");
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             var clock = Stopwatch.StartNew();
-            try { Drive(entry.Profile, nested.Runnable, mdev, shim, log); }
-            catch (Exception e) when (e is IOException or TimeoutException)
+            var (refused, divergence) = Compare(entry.Profile, nested.Runnable, mdev, shim, log, catalog);
+            if (refused is not null)
             {
-                // QEMU refused an action (a QMP error) or went away: no recording of this one.
-                Console.WriteLine($"REALQEMU {entry.Id} ERROR: {e.Message}");
-                File.Delete(log);
+                Console.WriteLine($"REALQEMU {entry.Id} ERROR: {refused}");
+                File.Delete(log);   // no recording of a run QEMU cut short
                 diverged++;
                 continue;
             }
-            var (_, divergence) = RealQemuComparison.Judge(entry, log, () => catalog.Create("qemu-11.0"));
             string verdict = divergence is null ? "agrees" : "DIVERGES";
             Console.WriteLine($"REALQEMU {entry.Id} {verdict}: {nested.Runnable.Ops.Length} op(s) in {clock.Elapsed.TotalSeconds:0.0} s");
-            if (divergence is not null)
-            {
-                diverged++;
-                foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"REALQEMU   {line}");
-            }
+            if (divergence is null) continue;
+            diverged++;
+            Print("REALQEMU  ", divergence);
         }
         return diverged == 0 ? 0 : 1;
     }
@@ -77,24 +73,38 @@ static class RealQemuRun
             if (runnable.Ops.Length == 0) continue;
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
-            try { Drive(profile, runnable, mdev, shim, log); }
-            catch (Exception e) when (e is IOException or TimeoutException)
+            var (refused, divergence) = Compare(profile, runnable, mdev, shim, log, catalog);
+            if (refused is null && divergence is null) { File.Delete(log); continue; }
+            // Kept: the program (why, in its description) and what QEMU printed.
+            string why = refused is not null ? $"QEMU refused it: {refused}" : divergence!.Describe();
+            File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, why, profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
+            if (refused is not null)
             {
-                Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {e.Message}");
-                File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, $"QEMU refused it: {e.Message}", profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
+                Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {refused}");
                 errors++;
                 continue;
             }
-            var divergence = RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-11.0"), log, File.ReadAllText(log));
-            if (divergence is null) { File.Delete(log); continue; }
             diverged++;
-            File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, divergence.Describe(), profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
             Console.WriteLine($"REALQEMU-FUZZ {id} DIVERGES ({runnable.Ops.Length} op(s)):");
-            foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"REALQEMU-FUZZ   {line}");
+            Print("REALQEMU-FUZZ  ", divergence!);
         }
         Console.WriteLine($"REALQEMU-FUZZ {programs} program(s) in {clock.Elapsed.TotalSeconds:0} s ({programs / clock.Elapsed.TotalSeconds:0.00}/s), " +
                           $"{diverged} diverged, {errors} refused by QEMU");
         return diverged + errors == 0 ? 0 : 1;
+    }
+
+    /// <summary>One program on a fresh nested QEMU, then on the model: why QEMU refused it (a
+    /// QMP error, or QEMU gone), or the first divergence (null when every step agrees).</summary>
+    static (string? Refused, StepDivergence? Divergence) Compare(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, TargetCatalog catalog)
+    {
+        try { Drive(profile, runnable, mdev, shim, log); }
+        catch (Exception e) when (e is IOException or TimeoutException) { return (e.Message, null); }
+        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-11.0"), log, File.ReadAllText(log)));
+    }
+
+    static void Print(string prefix, StepDivergence divergence)
+    {
+        foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"{prefix} {line}");
     }
 
     /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>

@@ -69,12 +69,10 @@ public sealed class World
         Profile = profile;
         Ram = new MemoryRegion("ram", RegionKind.Ram, profile.RamSize, RegionRole.GuestRam, Owner: null);
         Host.Allocate(Ram, profile.Kernel);
-        Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size,
-            p.Kind == RegionKind.Rom ? RegionRole.Rom : RegionRole.GuestRam, Owner: null))];
+        Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
         if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel);
-        _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size,
-            p.Kind == RegionKind.Rom ? RegionRole.Rom : p.Kind == RegionKind.Ram ? RegionRole.GuestRam : RegionRole.Mmio, Owner: null), p.Gpa))];
+        _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null), p.Gpa))];
         foreach (var (mr, _) in _platform) Host.Allocate(mr, profile.Kernel);
 
         Devices = [.. profile.Devices.Select(d => new PciDevice(d, profile.HostPageSize))];
@@ -92,6 +90,14 @@ public sealed class World
         Boot();
         _bootView = View;
     }
+
+    /// <summary>The role of a machine region (pool or platform) by its kind.</summary>
+    static RegionRole RoleOf(RegionKind kind) => kind switch
+    {
+        RegionKind.Rom => RegionRole.Rom,
+        RegionKind.Ram => RegionRole.GuestRam,
+        _ => RegionRole.Mmio,
+    };
 
     /// <summary>Firmware enumeration, done before the program starts: each BAR at its own slot
     /// in the device's window, MEM on, every device running, no pool region plugged.</summary>
