@@ -22,9 +22,9 @@ public sealed class NvD814a45 : NvidiaVfioListener
         if (!s.Mr.IsRamDevice || Env.Device(s.Mr.Owner) is null) return false;
         // d814a45 reuses the alignment event, so QEMU's trace says "is not aligned" for a
         // section that passed the alignment test just above: the note gives the real reason.
-        TraceNoDmaMap(s, Env.Ioas.IovaAlignment);
+        TraceNoDmaMap(s, Container.Pgsizes);
         if (Env.Trace.Enabled)
-            Env.Trace.Note($"nv-d814a45: [0x{iova:x}, 0x{(UInt128)iova + llsize:x}) of \"{s.Mr.Name}\" is aligned to 0x{Env.Ioas.IovaAlignment:x}; " +
+            Env.Trace.Note($"nv-d814a45: [0x{iova:x}, 0x{(UInt128)iova + llsize:x}) of \"{s.Mr.Name}\" is aligned to 0x{Container.Pgsizes:x}; " +
                            $"its DMA map is skipped because a VFIO device ({s.Mr.Owner}) owns it (the event above is the alignment event d814a45 reuses)");
         return true;
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using VfioFuzz.Corpus;
 using VfioFuzz.Fuzzing;
+using VfioFuzz.Listener;
 using VfioFuzz.Iommufd;
 using VfioFuzz.Machine;
 using VfioFuzz.Reports;
@@ -28,6 +29,7 @@ static class FuzzCommand
         var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };
         var backend = BackendOption.Create(" (iommufd with --engine inprocess; the afl and libfuzzer drivers run the simulator)");
+        var container = ContainerOption.Create();
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
         var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
@@ -39,20 +41,22 @@ static class FuzzCommand
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, backend, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports, aflSync, aflName };
+            { target, profile, kernel, engine, backend, container, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports, aflSync, aflName };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(backend)!, r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!,
+            r.GetValue(backend)!, r.GetValue(container), r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!,
             r.GetValue(aflSync) is { } dir ? new AflSync(Path.GetFullPath(dir), r.GetValue(aflName)!) : null));
         return cmd;
     }
 
-    static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, int jobs, bool nightly, bool untilFirst, bool resume,
+    static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, string? containerSpec, int jobs, bool nightly, bool untilFirst, bool resume,
         string durationText, bool perTarget, ulong? seedOption, string findingsDir, string reportsDir, AflSync? sync)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
         if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
         if (engineName is not ("afl" or "libfuzzer" or "inprocess")) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, inprocess)");
         if (!BackendOption.TryFactory(backendSpec, out var backendFactory, out var backendError)) return Cli.Fail(backendError!);
+        if (!ContainerOption.TryParse(containerSpec, ContainerChoice.Iommufd, out var chosen, out var containerError)) return Cli.Fail(containerError!);
+        var container = chosen!.Value;
         if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
         if (!Duration.TryParse(durationText, out var budget, out var durationProblem)) return Cli.Fail($"--duration {durationProblem}");
         if (sync is not null && engineName != "afl") return Cli.Fail("--afl-sync is for the afl engine");
@@ -88,13 +92,13 @@ static class FuzzCommand
         var plan = new CampaignPlan(budget, perTarget, targetIds.Count, parallel, engine is null ? TimeSpan.Zero : CampaignPlan.EngineMinimum);
         Console.WriteLine($"fuzz plan: {targetIds.Count} target(s) ({string.Join(", ", targetIds)})");
         Console.WriteLine($"  engine {engine?.Name ?? "inprocess"}{(engine is null ? $" (seed {seed})" : $", {instances} engine instance(s) per campaign")}, " +
-                          $"profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), backend {backendSpec}");
+                          $"profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), backend {backendSpec}, container {container.Name()}");
         Console.WriteLine($"  budget {plan.Describe()}");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 
-        var store = new FindingStore(findingsDir, Cli.Catalog);
+        var store = new FindingStore(findingsDir, Cli.Catalog, container);
         string runId = RunIds.Claim(reportsDir, nightly ? DateTime.UtcNow.ToString("yyyy-MM-dd") : RunIds.Stamp("fuzz"));
         var results = new CampaignResult[targetIds.Count];
         Parallel.For(0, targetIds.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
@@ -104,7 +108,7 @@ static class FuzzCommand
             if (cancel.IsCancellationRequested)
             {
                 // Interrupted before this campaign started: its report says so (complete: false, no programs).
-                results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, WriteReport(reportsDir, runId, id, null, [], false, backendSpec), null);
+                results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, WriteReport(reportsDir, runId, id, null, [], false, backendSpec, container), null);
                 return;
             }
             var slice = plan.NextSlice();
@@ -119,8 +123,8 @@ static class FuzzCommand
             {
                 if (engine is not null)
                 {
-                    var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id)), store, engine.Name) { Recorded = Recorded };
-                    var run = new EngineRun(id, profile, slice, resume, instances, store, triage, progress, untilFirst, Seed: seedOption, Sync: sync);
+                    var triage = new Triage(profile, id, new ProgramRunner(profile, () => Cli.Catalog.Create(id), new RunOptions(Container: container)), store, engine.Name) { Recorded = Recorded };
+                    var run = new EngineRun(id, profile, slice, resume, instances, store, triage, progress, untilFirst, Seed: seedOption, Sync: sync, Container: container);
                     try
                     {
                         (execs, var engineSeed) = engine.Run(run, cancel.Token);
@@ -134,7 +138,7 @@ static class FuzzCommand
                 }
                 else
                 {
-                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backendFactory), Recorded);
+                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backendFactory, Container: container), Recorded);
                     try
                     {
                         var stats = campaign.Run(seed, slice, s => progress.Update(s.Line()), cancel.Token);
@@ -152,7 +156,7 @@ static class FuzzCommand
                 progress.Print($"[{id}] ERROR: {error}");
             }
             bool complete = !cancel.IsCancellationRequested && error is null;
-            try { report = WriteReport(reportsDir, runId, id, seedUsed, found, complete, backendSpec); }
+            try { report = WriteReport(reportsDir, runId, id, seedUsed, found, complete, backendSpec, container); }
             catch (Exception e) when (error is null) { error = ExitContract.Describe(e); }
             results[i] = new CampaignResult(id, found, execs, seedUsed, complete, clock.Elapsed, report, error);
         });
@@ -217,10 +221,11 @@ static class FuzzCommand
 
     /// <summary>The report replays each saved reproducer with a trace, so every finding in it
     /// comes with the program that causes it.</summary>
-    static string WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend)
+    static string WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend,
+        ContainerChoice container)
     {
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
         var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true));
-        return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete);
+        return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete, container.Name());
     }
 }

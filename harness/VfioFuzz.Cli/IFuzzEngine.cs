@@ -1,3 +1,4 @@
+using VfioFuzz.Listener;
 using System.Diagnostics;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
@@ -33,7 +34,7 @@ sealed record AflSync(string Dir, string Name);
 /// only that signature as a crash).</summary>
 sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool Resume, int Instances,
     FindingStore Store, Triage Triage, ProgressLine Progress, bool UntilFirstFinding, string? UntilSignature = null, ulong? Seed = null, string? WorkName = null,
-    AflSync? Sync = null)
+    AflSync? Sync = null, ContainerChoice Container = ContainerChoice.Iommufd)
 {
     public bool FirstFindingReached => UntilFirstFinding && Triage.Findings.Any(f => !f.Known && (UntilSignature is null || f.Finding.Signature == UntilSignature));
 
@@ -44,9 +45,11 @@ sealed record EngineRun(string TargetId, Profile Profile, TimeSpan Budget, bool 
     public string Kernel => Profile.KernelName(Profile.Kernel);
 
     /// <summary>Tells the driver process (or the engine that starts it, which passes its
-    /// environment on) to crash on <see cref="UntilSignature"/> alone, when one is set.</summary>
+    /// environment on) to crash on <see cref="UntilSignature"/> alone, when one is set, and
+    /// which container to run programs on.</summary>
     public void SetDriverCrashRule(ProcessStartInfo psi)
     {
+        psi.Environment[ContainerNames.Variable] = Container.Name();
         if (UntilSignature is { } only) psi.Environment[CrashRule.OnlySignatureVariable] = only;
         else if (KnownFile is { } file) psi.Environment[CrashRule.KnownFileVariable] = file;
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VfioFuzz.Corpus;
+using VfioFuzz.Listener;
 using VfioFuzz.Reports;
 using VfioFuzz.Running;
 using VfioFuzz.Yaml;
@@ -16,14 +17,17 @@ static class ReplayCommand
         var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
         var reports = new Option<string>("--reports") { Description = "where to write the YAML reports", DefaultValueFactory = _ => "reports" };
         var backend = BackendOption.Create();
+        var container = ContainerOption.Create(entries: true);
         var onlyListed = new Option<bool>("--only-listed") { Description = "judge only the targets an entry lists in expect: (others are shown, not judged)" };
-        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations, and of unlisted targets against their base") { paths, target, reports, backend, onlyListed };
-        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!, r.GetValue(backend)!, r.GetValue(onlyListed)));
+        var cmd = new Command("replay", "Run corpus entries against targets and print a matrix against their expectations, and of unlisted targets against their base") { paths, target, reports, backend, container, onlyListed };
+        cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus"], r.GetValue(target)!, r.GetValue(reports)!, r.GetValue(backend)!,
+            r.GetValue(container), r.GetValue(onlyListed)));
         return cmd;
     }
 
-    static int Run(string[] paths, string targetSpec, string reportsDir, string backend, bool onlyListed)
+    static int Run(string[] paths, string targetSpec, string reportsDir, string backend, string? containerSpec, bool onlyListed)
     {
+        if (!ContainerOption.TryParse(containerSpec, null, out var container, out var containerError)) return Cli.Fail(containerError!);
         if (!BackendOption.TryFactory(backend, out var factory, out var error)) return Cli.Fail(error!);
         OutputFolder.EnsureWritable(reportsDir, "--reports");
         IReadOnlyList<string> targetIds;
@@ -56,12 +60,12 @@ static class ReplayCommand
         // A target an entry does not list is held to its base: the tree before the pick that
         // introduced it (patches-under-test/*/series.yaml), or upstream.
         var bases = onlyListed ? null : TargetBases.Load("patches-under-test");
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory), bases);
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory), bases, container);
         PrintMatrix(entries, targetIds, cells);
 
         string runId = RunIds.Claim(reportsDir, RunIds.Stamp("replay"));
         foreach (var id in targetIds)
-            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id));
+            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id), container: container?.Name() ?? "per entry");
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         if (unreadable > 0) return Cli.Fail($"{unreadable} corpus file(s) could not be loaded (named above); the other {entries.Count} were replayed");
         return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;

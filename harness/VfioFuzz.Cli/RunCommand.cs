@@ -16,13 +16,15 @@ static class RunCommand
         var file = new Argument<string>("entry") { Description = "a corpus entry (YAML)" };
         var target = new Option<string>("--target") { Description = "target id", Required = true };
         var backend = BackendOption.Create(", or replay:CASSETTE (answers from the cassette's session for this target)");
-        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target, backend };
-        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!, r.GetValue(backend)!));
+        var container = ContainerOption.Create(entries: true);
+        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target, backend, container };
+        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!, r.GetValue(backend)!, r.GetValue(container)));
         return cmd;
     }
 
-    static int Run(string file, string targetId, string backend)
+    static int Run(string file, string targetId, string backend, string? containerSpec)
     {
+        if (!ContainerOption.TryParse(containerSpec, null, out var container, out var containerError)) return Cli.Fail(containerError!);
         CorpusEntry entry;
         RunResult result;
         try
@@ -32,7 +34,7 @@ static class RunCommand
             if (backend.StartsWith("replay:", StringComparison.Ordinal))
                 result = CassetteReplay.Run(CassetteFile.Load(backend["replay:".Length..]), entry, Cli.Catalog, targetId, trace: true);
             else if (BackendOption.TryFactory(backend, out var factory, out var error))
-                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: factory)).Run(entry.Program);
+                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: factory, Container: container ?? entry.Container)).Run(entry.Program);
             else return Cli.Fail(error!);
         }
         catch (ArgumentException e) { return Cli.Fail(e.Message); }   // input errors of the files: ExitContract

@@ -52,7 +52,9 @@ sealed class Harness
         string targetId = args[0];
         catalog.Create(targetId);
         _profile = Profile.Resolve(args[1], args[2] == "default" ? null : args[2]);
-        _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue));
+        var container = ContainerNames.TryParse(Environment.GetEnvironmentVariable(ContainerNames.Variable) ?? "iommufd", out var c)
+            ? c : throw new ArgumentException($"{ContainerNames.Variable}: unknown container (iommufd, type1, both)");
+        _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue, Container: container));
         _crash = Environment.GetEnvironmentVariable(CrashRule.OnlySignatureVariable) is { Length: > 0 } only
             ? CrashRule.Only(only)
             : CrashRule.Unknown((args.Length == 4 ? args[3].Split(',', StringSplitOptions.RemoveEmptyEntries) : [])

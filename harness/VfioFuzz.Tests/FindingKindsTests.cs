@@ -16,15 +16,18 @@ namespace VfioFuzz.Tests;
 /// </summary>
 public sealed class FindingKindsTests() : TempFolder("kinds")
 {
-    /// <summary>For each kind, a target and program that make its oracle fire.</summary>
-    static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops)> Producers = new()
+    /// <summary>For each kind, a target and program that make its oracle fire (on iommufd
+    /// unless a container is named).</summary>
+    static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops, ContainerChoice Container)> Producers = new()
     {
-        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new HdmDecommit("cxl0")]),
-        [FindingKinds.MissingStage2] = (Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), [new AtsAccess("gpu0", 0x102_0000_0000UL)]),
-        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")]),
-        [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)]),
-        [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), []),
-        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")]),
+        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new HdmDecommit("cxl0")], ContainerChoice.Iommufd),
+        [FindingKinds.MissingStage2] = (Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), [new AtsAccess("gpu0", 0x102_0000_0000UL)], ContainerChoice.Iommufd),
+        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")], ContainerChoice.Iommufd),
+        [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)], ContainerChoice.Iommufd),
+        [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), [], ContainerChoice.Iommufd),
+        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")], ContainerChoice.Iommufd),
+        // The short unmap is ENOENT (swallowed) on iommufd and EINVAL (a bisected entry) on type1.
+        [FindingKinds.ContainerDivergence] = (Profile.VrCxlType2, () => new DelTrimOffByOne(), [new SetCommandMem("nic0", false)], ContainerChoice.Both),
     };
 
     [Fact]
@@ -35,18 +38,19 @@ public sealed class FindingKindsTests() : TempFolder("kinds")
     [MemberData(nameof(Kinds))]
     public void A_saved_finding_of_every_kind_loads_back_with_its_signature(string kind)
     {
-        var (profile, target, ops) = Producers[kind];
-        var runner = new ProgramRunner(profile, target);
+        var (profile, target, ops, container) = Producers[kind];
+        var runner = new ProgramRunner(profile, target, new RunOptions(Container: container));
         var program = new FuzzProgram([.. ops]);
         var result = runner.Run(program);
         var finding = result.Findings.First(f => f.Kind == kind);
 
-        var store = new FindingStore(Dir);
+        var store = new FindingStore(Dir, container: container);
         string path = store.Save("test-target", finding.Signature, profile, program, result.Signatures.ToArray(), finding.Summary);
         Assert.Contains(finding.Signature, store.KnownSignatures("test-target"));
         var entry = CorpusFile.Load(path);
         Assert.Contains(finding.Signature, entry.Expect["test-target"]);
         Assert.Equal(result.Signatures.Order(StringComparer.Ordinal), entry.Expect["test-target"].Order(StringComparer.Ordinal));
+        Assert.Equal(container, entry.Container);
     }
 
     public static TheoryData<string> Kinds() => [.. FindingKinds.All];

@@ -5,21 +5,21 @@ using VfioFuzz.Memory;
 namespace VfioFuzz.Targets.Model;
 
 /// <summary>
-/// The container API the listener calls (hw/vfio/container.c vfio_container_dma_map/unmap)
-/// over the iommufd backend layer (backends/iommufd.c): a RAMBlock with an fd goes through
+/// The container API the listener calls over the iommufd backend layer (backends/iommufd.c): a RAMBlock with an fd goes through
 /// IOMMU_IOAS_MAP_FILE, anything else through IOMMU_IOAS_MAP with READABLE|FIXED_IOVA (and
 /// WRITEABLE unless read-only); EFAULT warns "PCI BAR?"; ENOENT from UNMAP counts as success
 /// because vIOMMUs send redundant unmaps. Returns 0 or -errno, as QEMU does.
 /// </summary>
-public class IommufdContainer(ListenerEnvironment env)
+public class IommufdContainer(ListenerEnvironment env) : VfioContainer(env)
 {
     // The fd and IOAS id QEMU would print in its traces; fixed so traces are reproducible.
     const int IommufdFd = 3;
     const uint IoasId = 1;
 
-    protected ListenerEnvironment Env { get; } = env;
+    /// <summary>pgsizes for iommufd: out_iova_alignment of IOMMU_IOAS_IOVA_RANGES.</summary>
+    public override ulong Pgsizes => Env.Ioas.IovaAlignment;
 
-    public virtual int DmaMap(ulong iova, ulong size, MemoryRegion mr, ulong vaddr, bool readOnly)
+    public override int DmaMap(ulong iova, ulong size, MemoryRegion mr, ulong vaddr, bool readOnly)
     {
         var backing = Env.Host[mr];
         if (backing.Fd >= 0)
@@ -50,13 +50,10 @@ public class IommufdContainer(ListenerEnvironment env)
         return -(int)err;
     }
 
-    /// <summary>vfio_container_set_dirty_page_tracking: on between log_global_start and stop.</summary>
-    public bool DirtyTrackingStarted { get; set; }
-
-    /// <summary>size == 2^64 is unmap_all: iova 0, length UINT64_MAX. With an IOTLB entry
-    /// (<paramref name="iotlb"/>) while dirty tracking is on, the dirty bitmap of the range is
-    /// read first (vfio_container_query_dirty_bitmap), so what the device dirtied survives.</summary>
-    public virtual int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
+    /// <summary>unmap_all is iova 0, length UINT64_MAX. With an IOTLB entry while dirty tracking
+    /// is on, the dirty bitmap of the range is read first (vfio_container_query_dirty_bitmap),
+    /// so what the device dirtied survives.</summary>
+    public override int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
     {
         if (iotlb && DirtyTrackingStarted)
         {
@@ -65,7 +62,7 @@ public class IommufdContainer(ListenerEnvironment env)
                 Env.Trace.Emit("iommufd_backend_get_dirty_bitmap",
                     $" iommufd={IommufdFd} hwpt={IoasId + 1} iova=0x{iova:x} size=0x{size:x} page_size=0x{Env.HostPageSize:x} (0)");
         }
-        ulong length = size == (UInt128)ulong.MaxValue + 1 ? ulong.MaxValue : (ulong)size;
+        ulong length = IsUnmapAll(size) ? ulong.MaxValue : (ulong)size;
         ulong requested = length;
         var err = Env.Ioas.Unmap(iova, ref length);
         if (err == Errno.ENOENT)

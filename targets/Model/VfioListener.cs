@@ -2,6 +2,7 @@ using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.Targets.Model;
 
@@ -13,7 +14,7 @@ namespace VfioFuzz.Targets.Model;
 /// </summary>
 public abstract class VfioListener : ListenerTarget
 {
-    IommufdContainer? _container;
+    VfioContainer? _container;
     bool _initialized;
     bool _ramDeviceWarned;
     string? _initError;
@@ -24,10 +25,9 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>bc->vrdl_list: the RamDiscardListeners this listener registered, per section.</summary>
     readonly List<(MemoryRegion Mr, ulong Gpa, RamDiscardListener Listener)> _vrdls = [];
 
-    protected IommufdContainer Container => _container ?? throw new InvalidOperationException("listener not registered");
+    protected VfioContainer Container => _container ?? throw new InvalidOperationException("listener not registered");
 
-    /// <summary>pgsizes for iommufd: out_iova_alignment of IOMMU_IOAS_IOVA_RANGES.</summary>
-    HostPageGeometry Geometry => new(Env.HostPageSize, Env.Ioas.IovaAlignment);
+    HostPageGeometry Geometry => new(Env.HostPageSize, Container.Pgsizes);
 
     public override void Register(ListenerEnvironment env)
     {
@@ -35,8 +35,16 @@ public abstract class VfioListener : ListenerTarget
         _container = CreateContainer(env);
     }
 
-    /// <summary>The container.c behaviour this target runs on; patches to container.c override it.</summary>
-    protected virtual IommufdContainer CreateContainer(ListenerEnvironment env) => new(env);
+    /// <summary>The container this target runs on: the legacy one over a type1 kernel
+    /// container, else the iommufd one (<see cref="CreateIommufdContainer"/>).</summary>
+    VfioContainer CreateContainer(ListenerEnvironment env) => env.Kernel switch
+    {
+        IType1Iommu type1 => new LegacyContainer(env, type1),
+        _ => CreateIommufdContainer(env),
+    };
+
+    /// <summary>The iommufd container.c behaviour this target runs on; a tree that changes it overrides this.</summary>
+    protected virtual IommufdContainer CreateIommufdContainer(ListenerEnvironment env) => new(env);
 
     public override void Initialized()
     {
@@ -94,7 +102,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_listener_region_add_ram", $"region_add [ram] 0x{iova:x} - 0x{(UInt128)iova + llsize - 1:x} [0x{vaddr:x}]");
         if (s.Mr.IsRamDevice && !Geometry.IommuAligned(iova, llsize))
         {
-            TraceNoDmaMap(s, Env.Ioas.IovaAlignment);
+            TraceNoDmaMap(s, Container.Pgsizes);
             return;
         }
         if (SkipDmaMap(s, iova, llsize)) return;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Oracles;
 using VfioFuzz.Programs;
@@ -14,7 +15,7 @@ namespace VfioFuzz.Corpus;
 /// </summary>
 public static class CorpusFile
 {
-    static readonly string[] Fields = ["id", "description", "profile", "kernel", "program", "expect"];
+    static readonly string[] Fields = ["id", "description", "profile", "kernel", "container", "program", "expect"];
 
     public static CorpusEntry Load(string path, IReadOnlyCollection<string>? knownTargets = null)
     {
@@ -35,6 +36,10 @@ public static class CorpusFile
         try { profile = Profile.Resolve(f.Scalar(profileNode, "profile"), kernel); }
         catch (ArgumentException e) { throw f.Error(profileNode, e.Message); }
 
+        var container = ContainerChoice.Iommufd;
+        if (f.Optional(root, "container") is { } containerNode && !ContainerNames.TryParse(f.Scalar(containerNode, "container"), out container))
+            throw f.Error(containerNode, $"unknown container '{f.Scalar(containerNode, "container")}' (iommufd, type1, both)");
+
         var programNode = f.Required(root, "program", "a corpus entry");
         var program = ProgramYaml.FromYaml(programNode, f);
         var opLines = ((YamlSequenceNode)programNode).Children.Select(n => n.Start.Line).ToImmutableArray();
@@ -51,7 +56,7 @@ public static class CorpusFile
                 expect[target] = Signatures(value, f);
             }
         }
-        return new CorpusEntry(path, id, description, profile, program, opLines, expect.ToImmutable());
+        return new CorpusEntry(path, id, description, profile, program, opLines, expect.ToImmutable(), container);
     }
 
     /// <summary>`pass`, or a list of finding signatures (kind:detail...).</summary>
@@ -79,7 +84,7 @@ public static class CorpusFile
     }
 
     public static string ToYaml(string id, string description, Profile profile, FuzzProgram program,
-        IReadOnlyDictionary<string, IReadOnlyCollection<string>> expect)
+        IReadOnlyDictionary<string, IReadOnlyCollection<string>> expect, ContainerChoice container = ContainerChoice.Iommufd)
     {
         var root = new YamlMappingNode
         {
@@ -87,8 +92,10 @@ public static class CorpusFile
             { "description", new YamlScalarNode(description) { Style = YamlDotNet.Core.ScalarStyle.Literal } },
             { "profile", profile.Name },
             { "kernel", Profile.KernelName(profile.Kernel) },
-            { "program", ProgramYaml.ToYaml(program) },
         };
+        // iommufd is the default: entries on it keep the form they always had.
+        if (container != ContainerChoice.Iommufd) root.Add("container", container.Name());
+        root.Add("program", ProgramYaml.ToYaml(program));
         var exp = new YamlMappingNode();
         foreach (var (target, sigs) in expect.OrderBy(e => e.Key, StringComparer.Ordinal))
             exp.Add(target, sigs.Count == 0 ? new YamlScalarNode("pass") : new YamlSequenceNode(sigs.Order(StringComparer.Ordinal).Select(s => new YamlScalarNode(s))));

@@ -29,8 +29,9 @@ public sealed record ReplayCell(CorpusEntry Entry, TargetInfo Target, RunResult 
 public static class CorpusReplay
 {
     /// <param name="bases">Where unlisted targets are compared; null judges listed targets only.</param>
+    /// <param name="container">The container every entry runs on; null: each entry's own.</param>
     public static IReadOnlyList<ReplayCell> Run(IEnumerable<CorpusEntry> entries, TargetCatalog catalog,
-        IReadOnlyList<string> targetIds, RunOptions options, TargetBases? bases = null)
+        IReadOnlyList<string> targetIds, RunOptions options, TargetBases? bases = null, ContainerChoice? container = null)
     {
         var cells = new List<ReplayCell>();
         var infos = targetIds.Select(catalog.Info).ToArray();
@@ -38,8 +39,9 @@ public static class CorpusReplay
         {
             // Each target runs once per entry, bases included, whichever cell asks first.
             var results = new Dictionary<string, RunResult>();
+            var entryOptions = options with { Container = container ?? entry.Container };
             RunResult On(string id) => results.TryGetValue(id, out var r) ? r
-                : results[id] = new ProgramRunner(entry.Profile, () => catalog.Create(id), options).Run(entry.Program);
+                : results[id] = new ProgramRunner(entry.Profile, () => catalog.Create(id), entryOptions).Run(entry.Program);
             foreach (var info in infos)
             {
                 var result = On(info.Id);

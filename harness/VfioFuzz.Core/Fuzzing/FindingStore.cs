@@ -13,9 +13,10 @@ namespace VfioFuzz.Fuzzing;
 /// a file is known; a new one is written atomically, so a killed campaign never leaves a torn
 /// reproducer and a resumed one skips what it already saved. Built with a catalog, a saved
 /// reproducer also records what every other target shows on it, so replaying it later judges
-/// each of them against that (and a target added afterwards against its base).
+/// each of them against that (and a target added afterwards against its base). Reproducers
+/// found on another container than iommufd say so, and run there when replayed.
 /// </summary>
-public sealed class FindingStore(string root, TargetCatalog? everyTarget = null)
+public sealed class FindingStore(string root, TargetCatalog? everyTarget = null, ContainerChoice container = ContainerChoice.Iommufd)
 {
     public string Root { get; } = root;
 
@@ -42,9 +43,10 @@ public sealed class FindingStore(string root, TargetCatalog? everyTarget = null)
         var expect = new Dictionary<string, IReadOnlyCollection<string>>();
         foreach (var other in everyTarget?.Targets ?? [])
             if (other.Id != targetId)
-                expect[other.Id] = new ProgramRunner(profile, () => everyTarget!.Create(other.Id)).Run(program).Signatures.ToArray();
+                expect[other.Id] = new ProgramRunner(profile, () => everyTarget!.Create(other.Id), new RunOptions(Container: container))
+                    .Run(program).Signatures.ToArray();
         expect[targetId] = signaturesOnTarget;
-        string text = CorpusFile.ToYaml($"{targetId}--{FileStem(signature)}", description, profile, program, expect);
+        string text = CorpusFile.ToYaml($"{targetId}--{FileStem(signature)}", description, profile, program, expect, container);
         AtomicFile.WriteAllText(path, text);
         return path;
     }

@@ -1,6 +1,6 @@
 namespace VfioFuzz.Iommufd;
 
-/// <summary>The Linux errno values the iommufd boundary answers with (x86_64/arm64 numbering).</summary>
+/// <summary>The Linux errno values the iommufd and type1 boundaries answer with (x86_64/arm64 numbering).</summary>
 public enum Errno
 {
     Ok = 0,
@@ -11,6 +11,7 @@ public enum Errno
     EEXIST = 17,
     EINVAL = 22,
     ENOTTY = 25,
+    ENOSPC = 28,
     EOVERFLOW = 75,
     EOPNOTSUPP = 95,
 }

@@ -15,8 +15,12 @@ public static class FindingKinds
     public const string UnexpectedErrno = "unexpected-errno";
     public const string DirtyLost = "dirty-lost";
 
+    /// <summary>`--container both`: the program's verdict on the iommufd container differs from
+    /// its verdict on the type1 container.</summary>
+    public const string ContainerDivergence = "container-divergence";
+
     /// <summary>Every kind, in the order reports and the gate list them.</summary>
-    public static readonly IReadOnlyList<string> All = [AsymmetricUnmap, MissingStage2, Timeout, Crash, UnexpectedErrno, DirtyLost];
+    public static readonly IReadOnlyList<string> All = [AsymmetricUnmap, MissingStage2, Timeout, Crash, UnexpectedErrno, DirtyLost, ContainerDivergence];
 
     public static bool IsKind(string kind) => All.Contains(kind);
 

@@ -6,17 +6,19 @@ using VfioFuzz.Machine;
 namespace VfioFuzz.Oracles;
 
 /// <summary>
-/// Where a run is, for the oracles: the World, the IOAS, the step, and the listener callback
+/// Where a run is, for the oracles: the World, the container's mappings in the kernel (an
+/// iommufd IOAS or a type1 container) and which interface that is, the step, and the listener callback
 /// in progress (the section whose region_add/region_del is running, or none, as for an
 /// unmap a patch deferred to later).
 /// </summary>
-public sealed class RunContext(World world, IIoas ioas)
+public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind container = ContainerKind.Iommufd)
 {
     readonly List<Finding> _findings = [];
     readonly HashSet<string> _signatures = [];
 
     public World World { get; } = world;
-    public IIoas Ioas { get; } = ioas;
+    public IDmaMappings Ioas { get; } = mappings;
+    public ContainerKind Container { get; } = container;
     public Profile Profile => World.Profile;
     public int Step { get; set; }
     public Section? Section { get; set; }

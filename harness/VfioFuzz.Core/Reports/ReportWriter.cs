@@ -22,7 +22,7 @@ public static class ReportWriter
         typeof(ReportWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     public static string Write(string reportsDir, string runId, string command, TargetInfo target, string backend,
-        ulong? seed, IEnumerable<ReplayCell> cells, bool complete = true)
+        ulong? seed, IEnumerable<ReplayCell> cells, bool complete = true, string container = "iommufd")
     {
         var programs = new YamlSequenceNode();
         bool anyFinding = false, allExpected = true;
@@ -49,6 +49,7 @@ public static class ReportWriter
                     { "provenance", target.Provenance },
                 } },
             { "backend", backend },
+            { "container", container },
             { "seed", seed is { } s ? s.ToString() : "none" },
             // false when the run was interrupted (SIGINT/SIGTERM): the findings so far, no more.
             { "complete", complete ? "true" : "false" },

@@ -7,6 +7,7 @@ using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 using VfioFuzz.Oracles;
 using VfioFuzz.Programs;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.Running;
 
@@ -40,27 +41,42 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
     // exchange, so concurrent runs on one runner each get their own.
     World? _spare;
 
-    RunResult Run(IOpSource ops)
+    RunResult Run(IOpSource ops) => _options.Container switch
+    {
+        ContainerChoice.Type1 => Run(ops, ContainerKind.Type1),
+        ContainerChoice.Both => ContainerDivergence.Judge(
+            Run(ops, ContainerKind.Iommufd), Run(ops.Again(), ContainerKind.Type1), _options.Trace),
+        _ => Run(ops, ContainerKind.Iommufd),
+    };
+
+    RunResult Run(IOpSource ops, ContainerKind container)
     {
         var world = Interlocked.Exchange(ref _spare, null);
         if (world is null) world = new World(profile);
         else world.Reset();
-        var baseIoas = _options.CreateIoas(profile, world.Host);
-        try { return Run(ops, world, baseIoas); }
+        IDmaMappings kernel = container == ContainerKind.Type1
+            ? _options.CreateType1(profile, world.Host)
+            : _options.CreateIoas(profile, world.Host);
+        try { return Run(ops, world, kernel, container); }
         finally
         {
-            (baseIoas as IDisposable)?.Dispose();   // the real backend holds an fd and mappings
+            (kernel as IDisposable)?.Dispose();   // the real backend holds an fd and mappings
             Volatile.Write(ref _spare, world);
         }
     }
 
-    RunResult Run(IOpSource ops, World world, IIoas baseIoas)
+    RunResult Run(IOpSource ops, World world, IDmaMappings baseKernel, ContainerKind container)
     {
         var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
         var oracles = Oracle.CreateAll();
-        var ctx = new RunContext(world, baseIoas);
+        var ctx = new RunContext(world, baseKernel, container);
         foreach (var o in oracles) o.Attach(ctx);
-        var ioas = new ObservedIoas(baseIoas, ctx, oracles);
+        IDmaMappings kernel = baseKernel switch
+        {
+            IType1Iommu type1 => new ObservedType1(type1, ctx, oracles),
+            IIoas ioas => new ObservedIoas(ioas, ctx, oracles),
+            _ => throw new ArgumentException($"no container interface for {baseKernel.GetType().Name}"),
+        };
         var target = createTarget();
         var driver = new ListenerDriver(target, ctx, oracles, trace);
         // Millisecond ticks, not a Stopwatch: the watchdog is checked after every op.
@@ -68,7 +84,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 
         if (!driver.Guard(() =>
             {
-                target.Register(new ListenerEnvironment(ioas, world.Host, profile.HostPageSize, world.Devices, trace,
+                target.Register(new ListenerEnvironment(kernel, world.Host, profile.HostPageSize, world.Devices, trace,
                     world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
                     world.DiscardManagerOf, ctx.DirtyLog));
                 driver.Transaction(FlatView.Empty, world.View);
@@ -258,6 +274,9 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
     interface IOpSource
     {
         Op? Next(World world);
+
+        /// <summary>The same ops from the start, for a second run (the other container).</summary>
+        IOpSource Again();
     }
 
     sealed class ProgramOps(FuzzProgram program) : IOpSource
@@ -265,14 +284,21 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         int _next;
 
         public Op? Next(World world) => _next < program.Ops.Length ? program.Ops[_next++] : null;
+
+        public IOpSource Again() => new ProgramOps(program);
     }
 
+    /// <summary>Decodes as the run goes. A second run decodes the same bytes again: the decoder
+    /// reads only the World, which the listener never changes, so it yields the same ops (and,
+    /// if the first run stopped early, the ones after it too).</summary>
     sealed class DecodingOps(ReadOnlyMemory<byte> input) : IOpSource
     {
         readonly ImmutableArray<Op>.Builder _ops = ImmutableArray.CreateBuilder<Op>();
         int _at;
+        DecodingOps? _again;
 
-        public FuzzProgram Program => new(_ops.ToImmutable());
+        /// <summary>What was decoded: by the run that got furthest, when there were two.</summary>
+        public FuzzProgram Program => _again is { } again && again._ops.Count > _ops.Count ? again.Program : new(_ops.ToImmutable());
 
         public Op? Next(World world)
         {
@@ -280,5 +306,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             _ops.Add(op);
             return op;
         }
+
+        public IOpSource Again() => _again = new DecodingOps(input);
     }
 }

@@ -1,15 +1,21 @@
 using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
 using VfioFuzz.Machine;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.Running;
 
 /// <summary>How to run a program: with a trace or not, the per-program wall-clock watchdog,
-/// and which IOAS to use (the simulator unless told otherwise).</summary>
-public sealed record RunOptions(bool Trace = false, TimeSpan? Watchdog = null, Func<Profile, HostMemory, IIoas>? Backend = null)
+/// which container interface the listener drives (iommufd, type1 or both), and which IOAS to
+/// use for iommufd (the simulator unless told otherwise; type1 is always simulated here).</summary>
+public sealed record RunOptions(bool Trace = false, TimeSpan? Watchdog = null, Func<Profile, HostMemory, IIoas>? Backend = null,
+    ContainerChoice Container = ContainerChoice.Iommufd)
 {
     public static readonly RunOptions Default = new();
 
     public TimeSpan WatchdogOrDefault => Watchdog ?? TimeSpan.FromSeconds(5);
 
     public IIoas CreateIoas(Profile profile, HostMemory host) => Backend?.Invoke(profile, host) ?? new SimIoas(profile, host);
+
+    public IType1Iommu CreateType1(Profile profile, HostMemory host) => new SimType1(profile, host);
 }
