@@ -20,15 +20,18 @@ static class GateCommand
         var series = new Option<string?>("--series") { Description = "series file (default: patches-under-test/<branch>/series.yaml)" };
         var reports = new Option<string>("--reports") { Description = "where reports/gate/ goes", DefaultValueFactory = _ => "reports" };
         var findings = new Option<string>("--findings") { Description = "where fuzzing reproducers go", DefaultValueFactory = _ => "corpus/findings" };
+        var container = ContainerOption.Create(entries: true);
         var cmd = new Command("gate", "Gate a cherry-pick onto a branch: trailers, target, corpus, cassettes, fuzzing; YAML and JUnit verdicts")
-            { patch, branch, baseTarget, fuzz, seed, series, reports, findings };
+            { patch, branch, baseTarget, fuzz, seed, series, reports, findings, container };
         cmd.SetAction(r => Run(r.GetValue(patch)!, r.GetValue(branch)!, r.GetValue(baseTarget), r.GetValue(fuzz)!, r.GetValue(seed),
-            r.GetValue(series), r.GetValue(reports)!, r.GetValue(findings)!));
+            r.GetValue(series), r.GetValue(reports)!, r.GetValue(findings)!, r.GetValue(container)));
         return cmd;
     }
 
-    static int Run(string patchArg, string branch, string? baseTarget, string fuzzText, ulong seed, string? seriesPath, string reportsDir, string findingsDir)
+    static int Run(string patchArg, string branch, string? baseTarget, string fuzzText, ulong seed, string? seriesPath, string reportsDir, string findingsDir,
+        string? containerSpec)
     {
+        if (!ContainerOption.TryParse(containerSpec, null, out var container, out var containerError)) return Cli.Fail(containerError!);
         if (!Duration.TryParse(fuzzText, out var budget, out var durationProblem)) return Cli.Fail($"--fuzz {durationProblem}");
         seriesPath ??= Path.Combine("patches-under-test", branch, "series.yaml");
         OutputFolder.EnsureWritable(Path.Combine(reportsDir, "gate"), "--reports");
@@ -51,7 +54,7 @@ static class GateCommand
 
         // The fuzz phase is most of a gate's time: it reports like a campaign does.
         var progress = ProgressLine.For(1);
-        var options = new GateOptions("corpus", budget, seed, findingsDir, baseTarget, FuzzProgress: s => progress.Update("  fuzzing " + s.Line()));
+        var options = new GateOptions("corpus", budget, seed, findingsDir, baseTarget, FuzzProgress: s => progress.Update("  fuzzing " + s.Line()), Container: container);
         bool allPassed = true;
         foreach (var patch in patches)
         {

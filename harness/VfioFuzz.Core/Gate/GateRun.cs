@@ -23,12 +23,15 @@ public sealed record GateResult(Patch Patch, SeriesCommit? Commit, string? Targe
     public bool Passed => Checks.All(c => c.Passed);
 }
 
-/// <summary>What the gate needs from its surroundings.</summary>
+/// <summary>What the gate needs from its surroundings. <paramref name="Container"/>: the
+/// container every check runs on; null runs each corpus entry on its own and fuzzes on iommufd.</summary>
 public sealed record GateOptions(string CorpusDir, TimeSpan FuzzBudget, ulong Seed, string FindingsDir, string? BaseOverride = null,
-    Machine.Profile? FuzzProfile = null, Action<CampaignStats>? FuzzProgress = null)
+    Machine.Profile? FuzzProfile = null, Action<CampaignStats>? FuzzProgress = null, ContainerChoice? Container = null)
 {
     /// <summary>The campaign's profile: by default the one all three seed bugs live on.</summary>
     public Machine.Profile Profile => FuzzProfile ?? Machine.Profile.VrCxlType2;
+
+    public ContainerChoice FuzzContainer => Container ?? ContainerChoice.Iommufd;
 }
 
 /// <summary>
@@ -60,8 +63,8 @@ public static class GateRun
         foreach (var path in CorpusFile.Find(Path.Combine(options.CorpusDir, "bugs")))
         {
             var entry = CorpusFile.Load(path);
-            var mine = Run(entry, target!, catalog).Signatures.ToHashSet();
-            var theirs = Run(entry, baseTarget, catalog).Signatures.ToHashSet();
+            var mine = Run(entry, target!, catalog, options.Container).Signatures.ToHashSet();
+            var theirs = Run(entry, baseTarget, catalog, options.Container).Signatures.ToHashSet();
             foreach (var sig in mine.Except(theirs).Order(StringComparer.Ordinal))
                 regressions.Add(new GateRegression(sig, FindingKinds.KindOf(sig), $"corpus entry {entry.Id}", path));
             if (mine.Count == 0 && theirs.Count > 0) fixes.Add(new GateFix(entry.Id, theirs));
@@ -69,10 +72,11 @@ public static class GateRun
 
         checks.Add(CassetteCheck(options.CorpusDir, target!, catalog));
 
-        var store = new FindingStore(options.FindingsDir, catalog);
-        var campaign = new InProcessCampaign(options.Profile, target!, () => catalog.Create(target!), store);
+        var fuzzOn = new RunOptions(Container: options.FuzzContainer);
+        var store = new FindingStore(options.FindingsDir, catalog, options.FuzzContainer);
+        var campaign = new InProcessCampaign(options.Profile, target!, () => catalog.Create(target!), store, fuzzOn);
         var stats = campaign.Run(options.Seed, options.FuzzBudget, options.FuzzProgress, CancellationToken.None);
-        var baseRunner = new ProgramRunner(options.Profile, () => catalog.Create(baseTarget));
+        var baseRunner = new ProgramRunner(options.Profile, () => catalog.Create(baseTarget), fuzzOn);
         foreach (var f in campaign.Findings)
         {
             if (regressions.Any(r => r.Signature == f.Finding.Signature)) continue;
@@ -91,8 +95,8 @@ public static class GateRun
         return new GateResult(patch, commit, target, baseTarget, checks, regressions, fixes, stats.Execs);
     }
 
-    static RunResult Run(CorpusEntry entry, string target, TargetCatalog catalog) =>
-        new ProgramRunner(entry.Profile, () => catalog.Create(target)).Run(entry.Program);
+    static RunResult Run(CorpusEntry entry, string target, TargetCatalog catalog, ContainerChoice? container) =>
+        new ProgramRunner(entry.Profile, () => catalog.Create(target), new RunOptions(Container: container ?? entry.Container)).Run(entry.Program);
 
     static IEnumerable<GateCheck> TrailerChecks(Patch patch, SeriesCommit? commit, Series series)
     {
