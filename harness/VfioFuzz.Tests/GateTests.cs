@@ -150,6 +150,21 @@ public sealed class GateTests : IDisposable
     }
 
     [Theory]
+    [InlineData("d814a45f7639", true)]                               // exactly what is published: nothing padded
+    [InlineData("d814a45f76390000000000000000000000000000", true)]  // a real trailer: 40 digits that start with it
+    [InlineData("d814a45", false)]                                   // shorter than what is published
+    [InlineData("d814a45f7638", false)]                              // another commit
+    public void An_abbreviated_trailer_passes_only_as_the_published_short_sha(string sha, bool passes)
+    {
+        string text = File.ReadAllText(SeedPatch("0001")).Replace("(cherry picked from commit d814a45f7639 ", $"(cherry picked from commit {sha} ");
+        string path = Path.Combine(_dir, "abbreviated.patch");
+        File.WriteAllText(path, text);
+        var check = Gate(path).Checks.Single(c => c.Name == "pick-trailer");
+        Assert.Equal(passes, check.Passed);
+        if (passes && sha.Length < 40) Assert.Contains("abbreviated as published", check.Message);
+    }
+
+    [Theory]
     [InlineData("(cherry picked from commit 0123456789abcdef0123456789abcdef01234567 nvidia_stable-11.0)", true)]
     [InlineData("(cherry picked from commit 0123456789abcdef0123456789abcdef01234567)", false)]   // no branch
     [InlineData("(cherry picked from commit 0123456 nvidia_stable-11.0)", false)]                 // git writes 40 hex digits
