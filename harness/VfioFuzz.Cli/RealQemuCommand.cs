@@ -37,7 +37,7 @@ static class RealQemuCommand
             var (nested, divergence) = RealQemuComparison.Judge(entry, log, () => catalog.Create(targetId));
             judged++;
             string skipped = nested.Skipped.Count == 0 ? "" : $", {nested.Skipped.Count} op(s) skipped ({string.Join(", ", nested.Skipped.Select(s => s.Op.Name))})";
-            Console.WriteLine($"{entry.Id}: {(divergence is null ? "agrees" : "DIVERGES")} with {targetId} over {nested.Runnable.Ops.Length} op(s){skipped}");
+            Console.WriteLine($"{entry.Id}: {(divergence is null ? "agrees" : "DIVERGES")} with {targetId} (legacy container, type1 without a domain) over {nested.Runnable.Ops.Length} op(s){skipped}");
             if (divergence is null) continue;
             diverged++;
             Console.WriteLine(divergence.Describe());

@@ -5,13 +5,16 @@ namespace VfioFuzz.RealQemu;
 
 /// <summary>One thing the listener saw or did, in a form both sides share: a section added or
 /// deleted (RAM, skipped, or an IOMMU region; first and last address) or a container call
-/// (map or unmap; IOVA and size). The answers are left out: the nested type1 container has no
-/// IOMMU domain and maps whatever it is asked, where the model's kernel does not.</summary>
-public sealed record StepEvent(string What, ulong A, ulong B)
+/// (map or unmap; IOVA and size) with, for a type1 call, the kernel's answer (errno, and for
+/// an unmap the bytes it unmapped): the model runs over a simulated type1 container without a
+/// domain, as the nested QEMU's mdev container is, so both kernels answer alike.</summary>
+public sealed record StepEvent(string What, ulong A, ulong B, string? Answer = null)
 {
     public bool IsContainerCall => What is "map" or "unmap";
 
-    public override string ToString() => IsContainerCall ? $"{What} iova=0x{A:x} size=0x{B:x}" : $"{What} 0x{A:x} - 0x{B:x}";
+    public override string ToString() => IsContainerCall
+        ? $"{What} iova=0x{A:x} size=0x{B:x}{(Answer is null ? "" : " -> " + Answer)}"
+        : $"{What} 0x{A:x} - 0x{B:x}";
 }
 
 /// <summary>
@@ -42,8 +45,11 @@ public static partial class ListenerSteps
         {
             switch (e.What)
             {
-                case "region_add [ram]" or "region_add [iommu]" or "SKIPPING region_add" or "map":
+                case "region_add [ram]" or "region_add [iommu]" or "SKIPPING region_add":
                     held.Add(e);
+                    break;
+                case "map":
+                    if (e.Answer is null or "ok") held.Add(e);   // a refused map holds nothing
                     break;
                 case "region_del":
                     held.RemoveAll(h => h.What is "region_add [ram]" or "region_add [iommu]" && (h.A, h.B) == (e.A, e.B));
@@ -53,7 +59,8 @@ public static partial class ListenerSteps
                     break;
                 case "unmap":
                     // An unmap takes every mapping inside its range (type1 and iommufd alike).
-                    held.RemoveAll(h => h.What == "map" && h.A >= e.A && (UInt128)h.A + h.B <= (UInt128)e.A + e.B);
+                    if (e.Answer is null or "ok" || e.Answer.StartsWith("ok ", StringComparison.Ordinal))
+                        held.RemoveAll(h => h.What == "map" && h.A >= e.A && (UInt128)h.A + h.B <= (UInt128)e.A + e.B);
                     break;
             }
         }
@@ -92,12 +99,14 @@ public static partial class ListenerSteps
                 BackendMap m => new("map", m.Iova, m.Size),
                 BackendMapFile m => new("map", m.Iova, m.Size),
                 BackendUnmap u => new("unmap", u.Iova, u.Size),
-                Type1MapDma m => new("map", m.Iova, m.Size),
-                Type1UnmapDma u => new("unmap", u.Iova, u.Size),
+                Type1MapDma m => new("map", m.Iova, m.Size, Answer(m.Errno)),
+                Type1UnmapDma u => new("unmap", u.Iova, u.Size, Answer(u.Errno) + $" unmapped=0x{u.Unmapped:x}"),
                 _ => null,
             };
             if (e is not null) events.Add(e);
         }
         return events;
     }
+
+    static string Answer(int errno) => errno == 0 ? "ok" : $"errno {errno}";
 }

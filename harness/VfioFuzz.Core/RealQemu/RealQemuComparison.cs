@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
 using System.Text;
+using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Programs;
 using VfioFuzz.Running;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.RealQemu;
 
@@ -31,7 +33,7 @@ public sealed record NestedProgram(FuzzProgram Runnable, IReadOnlyList<(Op Op, s
 /// <summary>
 /// Holds the World and a listener model to what QEMU's own code did: the same program runs on
 /// the nested QEMU (harness/lab/run realqemu) and on the model, and the sections each listener
-/// saw and the container calls it made are compared op by op. Boot is compared by what it
+/// saw and the container calls it made, with the kernel's answers, are compared op by op. Boot is compared by what it
 /// leaves (the nested QEMU registers its listener before the machine's last layout changes, the
 /// model on the booted World, so the order differs and the result must not); teardown is not
 /// (QEMU quits without unregistering its listener).
@@ -64,11 +66,16 @@ public static class RealQemuComparison
     /// <summary>Where the lab keeps a program's recording: beside it, same name, .log.</summary>
     public static string RecordingOf(string programPath) => Path.ChangeExtension(programPath, ".log");
 
+    /// <summary>The model's side of the nested machine: QEMU's legacy container over a type1
+    /// container with no IOMMU domain, as the mdev's is (it pins nothing and takes any IOVA).</summary>
+    static readonly RunOptions NestedContainer = new(Trace: true, Container: ContainerChoice.Type1,
+        Type1Backend: (profile, host) => new SimType1(IoasGeometry.Of(profile), host, domain: false));
+
     /// <summary>The first op whose steps differ, or null when every op agrees.</summary>
     public static StepDivergence? FirstDivergence(FuzzProgram runnable, Profile profile, Func<ListenerTarget> model, string logPath, string logText)
     {
         var real = ListenerSteps.FromNestedLog(logPath, logText);
-        var run = new ProgramRunner(profile, model, new RunOptions(Trace: true)).Run(runnable);
+        var run = new ProgramRunner(profile, model, NestedContainer).Run(runnable);
         var modelled = ListenerSteps.FromModelTrace(run.Trace);
         if (real.Count < runnable.Ops.Length + 1)
             throw new Traces.TraceFormatException($"{logPath}: {real.Count - 1} op marker(s) for {runnable.Ops.Length} op(s): the nested run stopped early");

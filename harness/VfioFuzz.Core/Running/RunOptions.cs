@@ -6,10 +6,10 @@ using VfioFuzz.Type1;
 namespace VfioFuzz.Running;
 
 /// <summary>How to run a program: with a trace or not, the per-program wall-clock watchdog,
-/// which container interface the listener drives (iommufd, type1 or both), and which IOAS to
-/// use for iommufd (the simulator unless told otherwise; type1 is always simulated here).</summary>
+/// which container interface the listener drives (iommufd, type1 or both), and which kernel
+/// answers each (the simulators, with a domain attached, unless told otherwise).</summary>
 public sealed record RunOptions(bool Trace = false, TimeSpan? Watchdog = null, Func<Profile, HostMemory, IIoas>? Backend = null,
-    ContainerChoice Container = ContainerChoice.Iommufd)
+    ContainerChoice Container = ContainerChoice.Iommufd, Func<Profile, HostMemory, IType1Iommu>? Type1Backend = null)
 {
     public static readonly RunOptions Default = new();
 
@@ -17,5 +17,5 @@ public sealed record RunOptions(bool Trace = false, TimeSpan? Watchdog = null, F
 
     public IIoas CreateIoas(Profile profile, HostMemory host) => Backend?.Invoke(profile, host) ?? new SimIoas(profile, host);
 
-    public IType1Iommu CreateType1(Profile profile, HostMemory host) => new SimType1(profile, host);
+    public IType1Iommu CreateType1(Profile profile, HostMemory host) => Type1Backend?.Invoke(profile, host) ?? new SimType1(profile, host);
 }
