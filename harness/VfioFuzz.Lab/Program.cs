@@ -21,6 +21,10 @@ using VfioFuzz.Targets;
 //                                           recording (the nested stderr) per program, op-by-op verdicts
 // vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM
 //                                           random programs on both for SECONDS; diverging ones kept
+// vfio-fuzz-lab type1-conformance OUT.yaml MDEV
+//                                           the type1 suite on a real type1 container holding the
+//                                           mdev's group (no IOMMU domain), recorded, then the
+//                                           simulator compared with the recording
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
@@ -88,6 +92,23 @@ try
             }
             return 0;
         }
+        case "type1-conformance" when args.Length == 3:
+        {
+            // The mdev's IOMMU group: /sys/bus/mdev/devices/UUID/iommu_group -> .../N.
+            string group = "/dev/vfio/" + Path.GetFileName(new DirectoryInfo(Path.Combine(args[2], "iommu_group")).ResolveLinkTarget(true)?.FullName
+                ?? throw new IommufdUnavailableException($"{args[2]}: no iommu_group link (is the mdev created?)"));
+            var probe = new VfioFuzz.Type1.VfioType1Container(group, new VfioFuzz.Machine.HostMemory(), watchdog);
+            var (pgsizes, unmapAll) = (probe.IovaPgsizes, probe.UnmapAllSupported);
+            probe.Dispose();
+            var cases = Type1Conformance.Record(host => new VfioFuzz.Type1.VfioType1Container(group, host, watchdog));
+            var recording = new Type1Recording(args[1], release, machine, $"type1v2 on {group} (an mbochs mdev: no IOMMU domain)", Domain: false,
+                pgsizes, unmapAll, now, cases);
+            Type1RecordingFile.Save(args[1], recording);
+            var differences = Type1Conformance.Compare(recording);
+            foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
+            Console.WriteLine(Type1Conformance.Summary(differences, $"kernel {release} ({cases.Sum(c => c.Calls.Length)} ioctls)"));
+            return differences.Count == 0 ? 0 : 1;
+        }
         case "realqemu" when args.Length == 5:
             return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
         case "realqemu-fuzz" when args.Length == 6 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
@@ -104,6 +125,6 @@ catch (IommufdUnavailableException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM | type1-conformance OUT.yaml MDEV-SYSFS");
     return 2;
 }

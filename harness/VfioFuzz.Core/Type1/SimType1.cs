@@ -14,8 +14,9 @@ namespace VfioFuzz.Type1;
 /// pinned and the entry is only recorded. Unmap: an unaligned IOVA or size, a zero size or a
 /// wrapping range is EINVAL; v2 refuses an unmap that bisects an entry at either edge
 /// (EINVAL, nothing removed); otherwise every entry inside goes and the size written back
-/// is what went, 0 (and success) when nothing was there; VFIO_DMA_UNMAP_FLAG_ALL with IOVA 0
-/// and size 0 removes everything.
+/// is what went, 0 (and success) when nothing was there, and 0 for a range reaching 2^64
+/// exactly (the walk's end wraps to 0); VFIO_DMA_UNMAP_FLAG_ALL with IOVA 0 and size 0 removes
+/// everything.
 /// </summary>
 public sealed class SimType1 : IType1Iommu
 {
@@ -79,6 +80,11 @@ public sealed class SimType1 : IType1Iommu
             if (e.Iova != iova) return Errno.EINVAL;
         foreach (var e in _entries.AreasIn(iova + (asked - 1), end))
             if (e.End != end) return Errno.EINVAL;
+        // The kernel walks entries while entry.iova < iova + size in 64-bit arithmetic: a range
+        // that reaches 2^64 exactly ends at 0 and takes nothing, success with size 0 (recorded
+        // on 6.12.117: the last page mapped, then [2^63, 2^63) or the page itself unmapped).
+        // Only unmap-all removes such an entry; an unmap split in two halves leaves it.
+        if (end == (UInt128)ulong.MaxValue + 1) return Errno.Ok;
         var (_, unmapped) = _entries.Unmap(iova, end);
         size = unmapped;
         return Errno.Ok;
