@@ -14,7 +14,7 @@ static class RealQemuCommand
     public static Command Create()
     {
         var paths = new Argument<string[]>("paths") { Description = "programs of profile q35-mbochs, each with its recording beside it (NAME.log)", Arity = ArgumentArity.ZeroOrMore };
-        var target = new Option<string>("--target") { Description = "the listener model to compare", DefaultValueFactory = _ => "qemu-11.0" };
+        var target = new Option<string>("--target") { Description = "the listener model to compare (the nested QEMU is 7.2)", DefaultValueFactory = _ => "qemu-7.2" };
         var cmd = new Command("realqemu", "Compare real QEMU's recorded listener, op by op, with the World and a listener model") { paths, target };
         cmd.SetAction(r => Run(r.GetValue(paths) is { Length: > 0 } p ? p : ["corpus/realqemu"], r.GetValue(target)!));
         return cmd;

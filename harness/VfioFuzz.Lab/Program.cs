@@ -17,7 +17,7 @@ using VfioFuzz.Targets;
 //                                           through IommufdIoas (BENCH lines, as ioctl-loop.c prints)
 // vfio-fuzz-lab realqemu PROGRAMS OUTDIR MDEV SHIM
 //                                           each program (profile q35-mbochs) on a nested QEMU with
-//                                           vfio-pci on the mdev and on the qemu-11.0 model; one
+//                                           vfio-pci on the mdev and on the qemu-7.2 model; one
 //                                           recording (the nested stderr) per program, op-by-op verdicts
 // vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM
 //                                           random programs on both for SECONDS; diverging ones kept
@@ -58,7 +58,8 @@ try
                 var loaded = CorpusFile.Load(path);
                 var entry = loaded with { Profile = loaded.Profile with { Kernel = flavor } };
                 var sessions = new List<CassetteSession>();
-                foreach (var target in catalog.Targets)
+                // Cassettes record iommufd sessions: a target with type1 alone has none.
+                foreach (var target in catalog.Targets.Where(t => t.Has(ContainerKind.Iommufd)))
                 {
                     RecordingIoas? recorder = null;
                     var options = new RunOptions(Backend: (_, host) =>

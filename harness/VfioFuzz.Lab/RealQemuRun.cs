@@ -11,7 +11,7 @@ namespace VfioFuzz.Lab;
 /// <summary>
 /// The real-QEMU lab mode inside the guest: each program runs on a fresh nested QEMU (firmware
 /// writes, then each op's guest actions, a marker read after each) and its stderr is kept as
-/// the recording; then the same program runs on the World and the qemu-11.0 model and the two
+/// the recording; then the same program runs on the World and the qemu-7.2 model and the two
 /// are compared op by op. Prints REALQEMU lines the host collects.
 /// </summary>
 static class RealQemuRun
@@ -64,7 +64,7 @@ static class RealQemuRun
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         int programs = 0, diverged = 0, errors = 0;
-        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model qemu-11.0");
+        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model qemu-7.2");
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             var bytes = new byte[4 * rng.Next(1, 9)];
@@ -99,7 +99,7 @@ static class RealQemuRun
     {
         try { Drive(profile, runnable, mdev, shim, log); }
         catch (Exception e) when (e is IOException or TimeoutException) { return (e.Message, null); }
-        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-11.0"), log, File.ReadAllText(log)));
+        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-7.2"), log, File.ReadAllText(log)));
     }
 
     static void Print(string prefix, StepDivergence divergence)

@@ -18,7 +18,7 @@ namespace VfioFuzz.Targets.Model;
 /// lab's LD_PRELOAD shim (harness/lab/vfio-ioctl-log.c) logs for a real QEMU, so a model
 /// trace and a real recording read alike.
 /// </summary>
-public sealed class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel) : VfioContainer(env)
+public class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel) : VfioContainer(env)
 {
     /// <summary>iova_pgsizes of VFIO_IOMMU_GET_INFO.</summary>
     public override ulong Pgsizes => kernel.IovaPgsizes;
@@ -31,7 +31,9 @@ public sealed class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel)
         return -(int)err;
     }
 
-    Errno Map(ulong iova, ulong size, ulong vaddr, Type1MapFlags flags)
+    protected IType1Iommu Kernel => kernel;
+
+    protected Errno Map(ulong iova, ulong size, ulong vaddr, Type1MapFlags flags)
     {
         var err = kernel.MapDma(iova, size, vaddr, flags);
         if (Env.Trace.Enabled)
@@ -54,7 +56,7 @@ public sealed class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel)
     /// them (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP), with device tracking they are queried after
     /// it from the device's log, which the unmap does not clear. Either way none is lost, so
     /// the model reads them just before the call (the kernel's dirty bitmap is not modelled).</summary>
-    int UnmapOne(ulong iova, ulong size, bool iotlb, Type1UnmapFlags flags)
+    protected int UnmapOne(ulong iova, ulong size, bool iotlb, Type1UnmapFlags flags)
     {
         ulong asked = size;
         if (iotlb && DirtyTrackingStarted) Env.DirtyLog?.Sync(iova, asked);

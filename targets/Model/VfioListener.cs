@@ -39,12 +39,34 @@ public abstract class VfioListener : ListenerTarget
     /// container, else the iommufd one (<see cref="CreateIommufdContainer"/>).</summary>
     VfioContainer CreateContainer(ListenerEnvironment env) => env.Kernel switch
     {
-        IType1Iommu type1 => new LegacyContainer(env, type1),
+        IType1Iommu type1 => CreateLegacyContainer(env, type1),
         _ => CreateIommufdContainer(env),
     };
 
     /// <summary>The iommufd container.c behaviour this target runs on; a tree that changes it overrides this.</summary>
     protected virtual IommufdContainer CreateIommufdContainer(ListenerEnvironment env) => new(env);
+
+    /// <summary>The legacy (type1) container behaviour this target runs on.</summary>
+    protected virtual LegacyContainer CreateLegacyContainer(ListenerEnvironment env, IType1Iommu type1) => new(env, type1);
+
+    /// <summary>The function error_report names in the unaligned-section message (its __func__).</summary>
+    protected virtual string UnalignedReporter(string caller) => "vfio_listener_valid_section";
+
+    /// <summary>The trace event of a skipped section.</summary>
+    protected virtual string SkipEvent(string caller) => "vfio_listener_region_skip";
+
+    /// <summary>The container call the listener's error messages name.</summary>
+    protected virtual string DmaMapName => "vfio_container_dma_map";
+    protected virtual string DmaUnmapName => "vfio_container_dma_unmap";
+
+    /// <summary>A failed map of device memory (ram_device) is tolerated: no mapping, ref kept.
+    /// Upstream warns once (warn_report_err_once), naming the device.</summary>
+    protected virtual void ReportRamDeviceMapFailure(in Section s, string err)
+    {
+        if (_ramDeviceWarned) return;
+        Env.Trace.Stderr($"warning: {err}" + (s.Mr.Owner is not null ? $"\n{s.Mr.Owner}: PCI peer-to-peer transactions on BARs are not supported." : ""));
+        _ramDeviceWarned = true;
+    }
 
     public override void Initialized()
     {
@@ -60,13 +82,13 @@ public abstract class VfioListener : ListenerTarget
         if ((!s.Mr.IsRam && !s.Mr.IsIommu) || (s.Gpa >> 63) != 0)
         {
             if (Env.Trace.Enabled)
-                Env.Trace.Emit("vfio_listener_region_skip", $"SKIPPING {caller} 0x{s.Gpa:x} - 0x{s.End - 1:x}");
+                Env.Trace.Emit(SkipEvent(caller), $"SKIPPING {caller} 0x{s.Gpa:x} - 0x{s.End - 1:x}");
             return false;
         }
         if (!Geometry.PhaseMatches(s))
         {
-            // error_report's "%s" is __func__, the helper's own name, whichever callback called it.
-            Env.Trace.Stderr($"vfio_listener_valid_section received unaligned region {s.Mr.Name} iova=0x{s.Gpa:x} " +
+            // error_report's "%s" is __func__: the helper's own name where a helper checks.
+            Env.Trace.Stderr($"{UnalignedReporter(caller)} received unaligned region {s.Mr.Name} iova=0x{s.Gpa:x} " +
                              $"offset_within_region=0x{s.OffsetInRegion:x} qemu_real_host_page_size=0x{Env.HostPageSize:x}");
             return false;
         }
@@ -109,15 +131,10 @@ public abstract class VfioListener : ListenerTarget
 
         int ret = Container.DmaMap(iova, (ulong)llsize, s.Mr, vaddr, s.ReadOnly);
         if (ret == 0) return;
-        string err = $"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{(ulong)llsize:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})";
+        string err = $"{DmaMapName}(0x0, 0x{iova:x}, 0x{(ulong)llsize:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})";
         if (s.Mr.IsRamDevice)
         {
-            // Device memory failures are tolerated: warn_report_err_once, no mapping, ref kept.
-            if (!_ramDeviceWarned)
-            {
-                Env.Trace.Stderr($"warning: {err}" + (s.Mr.Owner is not null ? $"\n{s.Mr.Owner}: PCI peer-to-peer transactions on BARs are not supported." : ""));
-                _ramDeviceWarned = true;
-            }
+            ReportRamDeviceMapFailure(s, err);
             return;
         }
         Fail($"Region {s.Mr.Name}: {err}");
@@ -254,7 +271,7 @@ public abstract class VfioListener : ListenerTarget
         // (a chipset flip through an alias) is not consulted on this path.
         int ret = Container.DmaMap(iova, e.Size, target.Mr, vaddr, !e.Writable || target.Mr.ReadOnly);
         if (ret != 0)
-            Env.Trace.Stderr($"vfio_container_dma_map(0x0, 0x{iova:x}, 0x{e.Size:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})");
+            Env.Trace.Stderr($"{DmaMapName}(0x0, 0x{iova:x}, 0x{e.Size:x}, 0x{vaddr:x}) = {ret} ({(Errno)(-ret)})");
     }
 
     /// <summary>vfio_iommu_map_notify's UNMAP: one unmap of the notification's own entry, by IOVA
@@ -274,7 +291,7 @@ public abstract class VfioListener : ListenerTarget
     {
         int ret = Container.DmaUnmap(iova, size, iotlb);
         if (ret != 0)
-            Env.Trace.Stderr($"vfio_container_dma_unmap(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
+            Env.Trace.Stderr($"{DmaUnmapName}(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
     }
 
     /// <summary>11.0+: while global dirty tracking is on, region_del of a writable RAM section

@@ -3,10 +3,14 @@ namespace VfioFuzz.Listener;
 /// <summary>What a target models: its id, the branch it lives on, the patch SHAs whose
 /// combined state it represents (most recent last, each as far as it is published: NVIDIA's
 /// are known by their short form only and are never padded), whether that state is upstream,
-/// a commit that exists, or a proposal no commit implements, and where that is known from.</summary>
+/// a commit that exists, or a proposal no commit implements, and where that is known from; and
+/// the one container interface it has, when it lacks the other (QEMU before iommufd: type1).</summary>
 public sealed record TargetInfo(string Id, string Branch, IReadOnlyList<string> Patches, string Summary,
-    TargetKind Kind = TargetKind.Commit, string Provenance = "")
+    TargetKind Kind = TargetKind.Commit, string Provenance = "", ContainerKind? OnlyContainer = null)
 {
+    /// <summary>Whether a run can put this target on <paramref name="kind"/>.</summary>
+    public bool Has(ContainerKind kind) => OnlyContainer is null || OnlyContainer == kind;
+
     public string KindName => Kind switch { TargetKind.Upstream => "upstream", TargetKind.Proposal => "proposal", _ => "commit" };
 }
 

@@ -41,7 +41,11 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
     // exchange, so concurrent runs on one runner each get their own.
     World? _spare;
 
-    RunResult Run(IOpSource ops) => _options.Container switch
+    // A target with one container (QEMU 7.2: type1) runs there whatever was asked; with
+    // `both` it then has nothing to diverge from.
+    readonly ContainerKind? _only = createTarget().Info.OnlyContainer;
+
+    RunResult Run(IOpSource ops) => _only is { } only ? Run(ops, only) : _options.Container switch
     {
         ContainerChoice.Type1 => Run(ops, ContainerKind.Type1),
         ContainerChoice.Both => ContainerDivergence.Judge(

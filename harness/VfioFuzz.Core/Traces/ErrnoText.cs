@@ -27,6 +27,11 @@ public static class ErrnoText
     public static int Parse(string text) =>
         Array.Find(Table, t => string.Equals(t.Text, text.Trim(), StringComparison.OrdinalIgnoreCase)).Errno;
 
+    /// <summary>strerror's text for an errno, as QEMU prints it (`%s` of strerror, `%m`), or
+    /// glibc's "Unknown error N".</summary>
+    public static string Describe(int errno) =>
+        Array.Find(Table, t => t.Errno == errno).Text ?? $"Unknown error {errno.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
     /// <summary>The symbolic name (ENOENT...) of an errno number, or its number.</summary>
     public static string Name(int errno) =>
         Array.Find(Table, t => t.Errno == errno).Name ?? errno.ToString(System.Globalization.CultureInfo.InvariantCulture);
