@@ -19,8 +19,9 @@ using VfioFuzz.Targets;
 //                                           each program (profile q35-mbochs) on a nested QEMU with
 //                                           vfio-pci on the mdev and on the qemu-7.2 model; one
 //                                           recording (the nested stderr) per program, op-by-op verdicts
-// vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM
-//                                           random programs on both for SECONDS; diverging ones kept
+// vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM [MODEL]
+//                                           random programs on both for SECONDS (MODEL: qemu-7.2);
+//                                           each new divergence minimized and kept
 // vfio-fuzz-lab type1-conformance OUT.yaml MDEV
 //                                           the type1 suite on a real type1 container holding the
 //                                           mdev's group (no IOMMU domain), recorded, then the
@@ -112,13 +113,13 @@ try
         }
         case "realqemu" when args.Length == 5:
             return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
-        case "realqemu-fuzz" when args.Length == 6 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
-            return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5]);
+        case "realqemu-fuzz" when args.Length is 6 or 7 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
+            return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5], args.Length == 7 ? args[6] : "qemu-7.2");
         default:
             return Usage();
     }
 }
-catch (IommufdUnavailableException e)
+catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
 {
     Console.Error.WriteLine($"vfio-fuzz-lab: {e.Message}");
     return 2;
@@ -126,6 +127,6 @@ catch (IommufdUnavailableException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM | type1-conformance OUT.yaml MDEV-SYSFS");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS");
     return 2;
 }

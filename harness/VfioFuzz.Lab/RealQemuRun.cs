@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VfioFuzz.Corpus;
+using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
 using VfioFuzz.Listener;
 using VfioFuzz.Programs;
@@ -53,10 +54,15 @@ static class RealQemuRun
     /// <summary>
     /// The differential campaign: random programs (the fuzz decoder on seeded random bytes, up
     /// to 8 ops, skipping ops without a guest-visible form) on the nested QEMU and on the model,
-    /// for a time budget. A program whose steps diverge is kept (program YAML and recording) in
-    /// OUTDIR; the rest leave nothing. Prints REALQEMU-FUZZ lines, programs/s at the end.
+    /// for a time budget. A divergence is a finding: its signature
+    /// (<see cref="StepDivergence.Signature"/>) is new or known; a new one is minimized (ddmin
+    /// over the ops, each candidate on a fresh nested QEMU, kept while it shows the same
+    /// signature) and saved in OUTDIR as SIGNATURE.yaml (the program; the description holds
+    /// both sides) beside SIGNATURE.log (the nested QEMU's recording of it), which
+    /// `vfio-fuzz realqemu OUTDIR/SIGNATURE.yaml` judges again. A program QEMU refuses is kept
+    /// as fuzz-SEED-N.yaml/.log. Prints REALQEMU-FUZZ lines, programs/s at the end.
     /// </summary>
-    public static int Fuzz(int seconds, int seed, string outDir, string mdev, string shim)
+    public static int Fuzz(int seconds, int seed, string outDir, string mdev, string shim, string model)
     {
         Directory.CreateDirectory(outDir);
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
@@ -64,7 +70,8 @@ static class RealQemuRun
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         int programs = 0, diverged = 0, errors = 0;
-        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model qemu-7.2");
+        catalog.Create(model);   // an unknown id fails here, before any nested run
+        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model {model}");
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             var bytes = new byte[4 * rng.Next(1, 9)];
@@ -73,20 +80,35 @@ static class RealQemuRun
             if (runnable.Ops.Length == 0) continue;
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
-            var (refused, divergence) = Compare(profile, runnable, mdev, shim, log, catalog);
+            var (refused, divergence) = Compare(profile, runnable, mdev, shim, log, catalog, model);
             if (refused is null && divergence is null) { File.Delete(log); continue; }
-            // Kept: the program (why, in its description) and what QEMU printed.
-            string why = refused is not null ? $"QEMU refused it: {refused}" : divergence!.Describe();
-            File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, why, profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
             if (refused is not null)
             {
+                // Kept as it came: the program (why, in its description) and what QEMU printed.
+                File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, $"QEMU refused it: {refused}", profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
                 Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {refused}");
                 errors++;
                 continue;
             }
             diverged++;
-            Console.WriteLine($"REALQEMU-FUZZ {id} DIVERGES ({runnable.Ops.Length} op(s)):");
-            Print("REALQEMU-FUZZ  ", divergence!);
+            string signature = divergence!.Signature, stem = Path.Combine(outDir, signature.Replace(":", "--"));
+            if (File.Exists(stem + ".yaml"))
+            {
+                Console.WriteLine($"REALQEMU-FUZZ {id} known {signature} ({runnable.Ops.Length} op(s))");
+                File.Delete(log);
+                continue;
+            }
+            var minimizer = new Minimizer(p => Compare(profile, p, mdev, shim, stem + ".log", catalog, model).Divergence?.Signature is { } s ? [s] : []);
+            var minimized = minimizer.Minimize(runnable, signature);
+            // The recording of the minimized program, and both sides of its divergence; should
+            // the nested run not repeat it (it never has), the program as found and its recording.
+            var (_, final) = Compare(profile, minimized, mdev, shim, stem + ".log", catalog, model);
+            if (final?.Signature != signature) (minimized, final) = (runnable, divergence);
+            if (final == divergence) File.Move(log, stem + ".log", overwrite: true);
+            else File.Delete(log);
+            File.WriteAllText(stem + ".yaml", CorpusFile.ToYaml(signature.Replace(":", "--"), final!.Describe(), profile, minimized, new Dictionary<string, IReadOnlyCollection<string>>()));
+            Console.WriteLine($"REALQEMU-FUZZ {id} NEW {signature} ({runnable.Ops.Length} -> {minimized.Ops.Length} op(s), {minimizer.Runs} nested runs): {stem}.yaml");
+            Print("REALQEMU-FUZZ  ", final);
         }
         Console.WriteLine($"REALQEMU-FUZZ {programs} program(s) in {clock.Elapsed.TotalSeconds:0} s ({programs / clock.Elapsed.TotalSeconds:0.00}/s), " +
                           $"{diverged} diverged, {errors} refused by QEMU");
@@ -95,11 +117,12 @@ static class RealQemuRun
 
     /// <summary>One program on a fresh nested QEMU, then on the model: why QEMU refused it (a
     /// QMP error, or QEMU gone), or the first divergence (null when every step agrees).</summary>
-    static (string? Refused, StepDivergence? Divergence) Compare(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, TargetCatalog catalog)
+    static (string? Refused, StepDivergence? Divergence) Compare(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, TargetCatalog catalog,
+        string model = "qemu-7.2")
     {
         try { Drive(profile, runnable, mdev, shim, log); }
         catch (Exception e) when (e is IOException or TimeoutException) { return (e.Message, null); }
-        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create("qemu-7.2"), log, File.ReadAllText(log)));
+        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create(model), log, File.ReadAllText(log)));
     }
 
     static void Print(string prefix, StepDivergence divergence)

@@ -44,6 +44,21 @@ public class RealQemuTests
         Assert.Contains("command-mem mdev0 off", d.Describe());
         Assert.Contains(d.Model, e => e == new StepEvent("unmap", 0xe400_0000, 0x400_0000, "ok unmapped=0x4000000"));
         Assert.DoesNotContain(d.Real, e => e.IsContainerCall);
+        // The differential campaign's finding: named by the op kind and the first event that differs.
+        Assert.Equal("model-divergence:command-mem:model-only-unmap", d.Signature);
+    }
+
+    [Fact]
+    public void A_divergence_is_minimized_with_the_comparison_as_the_judge()
+    {
+        // The lab's judge runs each candidate on a nested QEMU; here a stand-in that diverges
+        // whenever the program turns MEM off: ddmin keeps that op alone.
+        Op off = new SetCommandMem("mdev0", false);
+        var program = new FuzzProgram([new MoveBar("mdev0", 0, 0xe800_0000), new SetCommandMem("mdev0", true), off, new BarSizing("mdev0", 2)]);
+        const string signature = "model-divergence:command-mem:model-only-unmap";
+        var minimizer = new Fuzzing.Minimizer(p => p.Ops.Contains(off) ? [signature] : []);
+        Assert.Equal<Op>([off], minimizer.Minimize(program, signature).Ops);
+        Assert.True(minimizer.Runs > 1);
     }
 
     [Fact]

@@ -11,8 +11,26 @@ namespace VfioFuzz.RealQemu;
 
 /// <summary>The first op after which the nested QEMU and the model disagree: what each side's
 /// listener saw and did during that op.</summary>
-public sealed record StepDivergence(int Step, string Op, IReadOnlyList<StepEvent> Real, IReadOnlyList<StepEvent> Model)
+public sealed record StepDivergence(int Step, string Op, IReadOnlyList<StepEvent> Real, IReadOnlyList<StepEvent> Model, string OpName = "boot")
 {
+    /// <summary>model-divergence:&lt;op kind or boot&gt;:&lt;side&gt;-&lt;event&gt;: the first event only real
+    /// QEMU shows (real-only), else the first only the model shows (model-only), else the first
+    /// out of order (order), e.g. model-divergence:command-mem:model-only-unmap. One divergence,
+    /// whatever program shows it, is saved and minimized once (a differential campaign's key).</summary>
+    public string Signature
+    {
+        get
+        {
+            var (side, e) = Real.FirstOrDefault(r => !Model.Contains(r)) is { } realOnly ? ("real-only", realOnly)
+                : Model.FirstOrDefault(m => !Real.Contains(m)) is { } modelOnly ? ("model-only", modelOnly)
+                // Same events, another order or count: the first place they part.
+                : ("order", Real.Zip(Model).FirstOrDefault(p => p.First != p.Second).First
+                            ?? (Real.Count > Model.Count ? Real[Model.Count] : Model[Real.Count]));
+            string what = string.Join('-', e.What.ToLowerInvariant().Split([' ', '[', ']'], StringSplitOptions.RemoveEmptyEntries));
+            return $"model-divergence:{OpName}:{side}-{what}";
+        }
+    }
+
     public string Describe()
     {
         var text = new StringBuilder($"step {Step} ({Op}): real QEMU and the model diverge");
@@ -86,7 +104,7 @@ public static class RealQemuComparison
         {
             var m = step < modelled.Count ? modelled[step] : [];
             if (!real[step].SequenceEqual(m))
-                return new StepDivergence(step, ProgramText.Describe(runnable.Ops[step - 1]), real[step], m);
+                return new StepDivergence(step, ProgramText.Describe(runnable.Ops[step - 1]), real[step], m, runnable.Ops[step - 1].Name);
         }
         return null;
     }
