@@ -317,6 +317,19 @@ public class OracleTests
     }
 
     [Fact]
+    public void A_teardown_finding_on_a_section_live_since_boot_names_the_registration_replay()
+    {
+        // The empty program's reproducer: boot and teardown alone still point at the cause.
+        var empty = Run(Profile.VrCxlType2, "nv-2e963ff+e227a6b");
+        var f = Assert.Single(empty.Findings, x => x.Signature == "asymmetric-unmap:never-mapped:cxl-dpa");
+        Assert.Contains("cxl0 cxl-dpa", f.Summary);
+        Assert.Contains("there from boot, and its region_add in the listener's registration replay asked for no map", f.Summary);
+        // Deleted at a step (the guest decommits the decoder): no claim about boot.
+        var decommit = Run(Profile.VrCxlType2, "nv-2e963ff+e227a6b", new HdmDecommit("cxl0"));
+        Assert.DoesNotContain("from boot", Assert.Single(decommit.Findings, x => x.Signature == "asymmetric-unmap:never-mapped:cxl-dpa").Summary);
+    }
+
+    [Fact]
     public void An_unmap_shorter_than_its_map_is_a_size_mismatch_not_a_never_mapped_range()
     {
         var result = Run(Profile.VrCxlType2, () => new DelTrimOffByOne(), new SetCommandMem("nic0", false));

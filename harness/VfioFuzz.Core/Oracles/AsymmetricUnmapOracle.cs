@@ -229,8 +229,13 @@ public sealed class AsymmetricUnmapOracle : Oracle
         {
             string sig = $"{FindingKinds.AsymmetricUnmap}:never-mapped:{role.Name()}";
             if (ctx.Seen(sig)) return;
+            // A section live since boot points at the registration replay: an empty program's
+            // reproducer still names the decision that caused it.
+            string cause = section is { } s && ctx.SinceBoot(s)
+                ? "; it was there from boot, and its region_add in the listener's registration replay asked for no map (the target chose not to map it)"
+                : "";
             ctx.Report(new Finding(FindingKinds.AsymmetricUnmap, sig, ctx.Step,
-                $"{Culprit()} unmapped [0x{call.Iova:x}, 0x{end:x}) that it never mapped",
+                $"{Culprit()} unmapped [0x{call.Iova:x}, 0x{end:x}) that it never mapped{cause}",
                 $"region_del of {Culprit()} issued IOMMU_IOAS_UNMAP for a range its region_add never asked to map " +
                 "(a section skipped on add but not on del). QEMU's iommufd backend treats ENOENT as success, so nothing " +
                 "in QEMU's log shows it; only `-trace iommufd_backend_unmap_dma_non_exist` does.",

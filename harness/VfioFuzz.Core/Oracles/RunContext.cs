@@ -40,6 +40,15 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
     /// <summary>The dirty-bitmap reads the listener's container made.</summary>
     public DirtyLog DirtyLog { get; } = new();
 
+    /// <summary>The view the listener registered on: the sections its registration replay
+    /// added at boot (a finding on one of them can say its region_add ran then).</summary>
+    public FlatView? BootView { get; set; }
+
+    /// <summary>Whether <paramref name="section"/> was in the boot view and the World still shows
+    /// it (at teardown: live since boot; a section deleted and added again in between is not
+    /// told apart, nor is one the current step is deleting).</summary>
+    public bool SinceBoot(in Section section) => BootView is { } boot && boot.Sections.Contains(section) && World.View.Sections.Contains(section);
+
     /// <summary>Set for teardown: QEMU detaches every device before the last one's
     /// container unregisters its listener, so no device is left to receive an invalidation.</summary>
     public bool DevicesDetached { get; set; }

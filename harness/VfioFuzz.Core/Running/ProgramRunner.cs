@@ -92,6 +92,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                     world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
                     world.DiscardManagerOf, ctx.DirtyLog));
                 driver.Transaction(FlatView.Empty, world.View);
+                ctx.BootView = world.View;
                 target.Initialized();
             }))
             return Result(ctx, trace, 0);
