@@ -142,3 +142,17 @@ sealed class StaleIotlbListAtWindowDeletion : VfioListener
         _mapped.Clear();
     }
 }
+
+/// <summary>region_del rounds the section's start down to the host page instead of up (a
+/// del-side trim that disagrees with add's): where a section starts inside a page (a mmap piece
+/// after a sub-page MSI-X table) it unmaps from the page's start.</summary>
+sealed class DelRoundsStartDown : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-del-rounds-start-down", "test", [], "");
+
+    protected override void DmaUnmap(in Section s, ulong iova, UInt128 llsize)
+    {
+        ulong down = s.Gpa & ~(Env.HostPageSize - 1);
+        base.DmaUnmap(s, down, llsize + (iova - down));
+    }
+}

@@ -34,6 +34,17 @@ public sealed class FuzzSmokeTests : IDisposable
         Assert.Contains(signature, cell.Result.Signatures);
     }
 
+    [Theory]
+    [InlineData("vr-cxl-type2-subpage", "asymmetric-unmap:size-mismatch:bar-mmap")]   // a del-side trim that rounds the start down
+    public void Seeded_campaign_finds_a_trim_asymmetry_only_sub_page_edges_reach(string profileName, string signature)
+    {
+        var profile = Profile.Resolve(profileName);
+        var campaign = new InProcessCampaign(profile, "test-del-rounds-start-down", () => new DelRoundsStartDown(), new FindingStore(_dir));
+        campaign.Run(seed: 1, TimeSpan.FromMinutes(5), progress: null, CancellationToken.None, maxExecs: Repo.SmokeExecs);
+        var found = Assert.Single(campaign.Findings, f => f.Finding.Signature == signature);
+        Assert.True(found.Minimized.Ops.Length <= 2, $"{found.Minimized.Ops.Length} ops after minimization");
+    }
+
     [Fact]
     public void A_second_campaign_recognises_what_the_first_saved()
     {

@@ -317,6 +317,23 @@ public class OracleTests
     }
 
     [Fact]
+    public void A_sub_page_msix_table_splits_the_mmap_where_only_matching_trims_stay_symmetric()
+    {
+        // cxl0's 8-entry table is 128 bytes at 0x2000 of BAR0: the mmap piece after it starts
+        // 0x80 into a page. Upstream trims it to the next page on add and on del.
+        var upstream = new ProgramRunner(Profile.VrCxlType2Subpage, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true))
+            .Run(new FuzzProgram([new SetCommandMem("cxl0", false), new SetCommandMem("cxl0", true)]));
+        Assert.True(upstream.Clean);
+        Assert.Contains(upstream.Trace, l => l.StartsWith("vfio_listener_region_skip SKIPPING region_add 0x10000012000 - 0x1000001207f", StringComparison.Ordinal));
+        Assert.Contains(upstream.Trace, l => l.StartsWith("vfio_listener_region_add_ram region_add [ram] 0x10000013000 - 0x1000001ffff", StringComparison.Ordinal));
+        // A del that rounds the start down unmaps the table's page it never mapped: found here,
+        // not where the table fills its page.
+        var broken = Run(Profile.VrCxlType2Subpage, () => new DelRoundsStartDown(), new SetCommandMem("cxl0", false));
+        Assert.Contains(broken.Findings, f => f.Signature == "asymmetric-unmap:size-mismatch:bar-mmap" && f.Step == 1);
+        Assert.True(Run(Profile.VrCxlType2, () => new DelRoundsStartDown(), new SetCommandMem("cxl0", false)).Clean);
+    }
+
+    [Fact]
     public void A_teardown_finding_on_a_section_live_since_boot_names_the_registration_replay()
     {
         // The empty program's reproducer: boot and teardown alone still point at the cause.

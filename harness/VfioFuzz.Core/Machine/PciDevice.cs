@@ -35,7 +35,7 @@ public sealed class PciBar
             GrownMmap = new MemoryRegion($"{name} mmaps[0]", RegionKind.RamDevice, hostPageSize, spec.MmapRole, deviceId);
         Trapped = new MemoryRegion(name, RegionKind.Mmio, spec.Size, RegionRole.Mmio, deviceId);
         if (spec.MsixTableOffset is not null)
-            MsixTable = new MemoryRegion($"{deviceId} msix-table", RegionKind.Mmio, 0x1000, RegionRole.MsixTable, deviceId);
+            MsixTable = new MemoryRegion($"{deviceId} msix-table", RegionKind.Mmio, spec.MsixTableSize, RegionRole.MsixTable, deviceId);
     }
 
     /// <summary>The BAR's leaves in render order: the overlay first, then the mmap (unless

@@ -3,10 +3,19 @@ using VfioFuzz.Memory;
 namespace VfioFuzz.Machine;
 
 /// <summary>One BAR of a device: its size, what its mmap is, and an optional MSI-X table
-/// overlay (trapped, priority 1 in the BAR container) that splits the mmap. A 32-bit BAR
-/// (<paramref name="Is64"/> false) lives below 4 GiB; a BAR the kernel does not let QEMU mmap
-/// (<paramref name="Mmappable"/> false) is trapped MMIO only.</summary>
-public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null, bool Is64 = true, bool Mmappable = true);
+/// overlay (trapped, above the mmap in the BAR container) that splits the mmap. The table is
+/// <paramref name="MsixEntries"/> × 16 bytes (msix_init, hw/pci/msix.c); the BAR's mmap covers
+/// it (the kernel's VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, so vfio_pci_fixup_msix_region leaves
+/// the mmap whole), so a table smaller than a host page splits the mmap at sub-page edges. The
+/// default, 256 entries, fills one 4 KiB page. A 32-bit BAR (<paramref name="Is64"/> false)
+/// lives below 4 GiB; a BAR the kernel does not let QEMU mmap (<paramref name="Mmappable"/>
+/// false) is trapped MMIO only.</summary>
+public sealed record BarSpec(int Index, ulong Size, RegionRole MmapRole, ulong? MsixTableOffset = null, bool Is64 = true, bool Mmappable = true,
+    int MsixEntries = 256)
+{
+    /// <summary>PCI_MSIX_ENTRY_SIZE × entries: the size of the msix-table region.</summary>
+    public ulong MsixTableSize => (ulong)MsixEntries * 16;
+}
 
 /// <summary>A device: its BARs and, for a CXL Type-2 device, the HDM decoder that places its
 /// device memory (not a BAR) in guest physical memory.</summary>
@@ -222,7 +231,29 @@ public sealed record Profile(
         IommuPageSize = 16UL << 10,
     };
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, Q35Mbochs];
+    /// <summary>vr-cxl-type2 with MSI-X tables of their real size inside mmap'able BARs (cxl0:
+    /// 8 entries, 128 bytes; nic0: 32 entries, 512 bytes) and a 256-byte doorbell BAR3 on nic0:
+    /// on a 4 KiB host the listener sees sections with sub-page edges (a mmap piece starting
+    /// 128 or 512 bytes into a page; a sub-page BAR, grown to a page only where it sits on a
+    /// page boundary), so every trim and alignment test of region_add and region_del decides.
+    /// A configuration to reach those tests, not a machine someone reported.</summary>
+    public static readonly Profile VrCxlType2Subpage = VrCxlType2 with
+    {
+        Name = "vr-cxl-type2-subpage",
+        Description = "vr-cxl-type2 with MSI-X tables of 8 and 32 entries overlaying mmap'able BARs and a 256-byte BAR: " +
+                      "sub-page section edges on a 4 KiB host.",
+        Devices =
+        [
+            VrCxlType2.Devices[0] with
+            {
+                Bars = [new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x2000, MsixEntries: 8), new BarSpec(2, 64UL << 10, RegionRole.BarMmap)],
+            },
+            new("nic0", DeviceKind.Nic, Ats: false,
+                [new BarSpec(0, 64UL << 10, RegionRole.BarMmap, MsixTableOffset: 0x8000, MsixEntries: 32), new BarSpec(3, 256, RegionRole.BarMmap)]),
+        ],
+    };
+
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 
