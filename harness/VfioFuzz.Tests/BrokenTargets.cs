@@ -156,3 +156,30 @@ sealed class DelRoundsStartDown : VfioListener
         base.DmaUnmap(s, down, llsize + (iova - down));
     }
 }
+
+/// <summary>Turns the hw_error after a failed RAM map into a warning and carries on (a patch
+/// that "keeps the VM alive"): the RAM stays out of the IOMMU.</summary>
+sealed class IgnoresRamMapFailure : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-ignores-ram-map-failure", "test", [], "");
+
+    public override void RegionAdd(in Section s)
+    {
+        try { base.RegionAdd(s); }
+        catch (QemuAbortException) { }
+    }
+
+    public override void Initialized()
+    {
+        try { base.Initialized(); }
+        catch (QemuAbortException) { }
+    }
+}
+
+/// <summary>Aborts where QEMU only warns: a failed map of device memory (ram_device).</summary>
+sealed class AbortsOnDeviceMapFailure : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-aborts-on-device-map-failure", "test", [], "");
+
+    protected override void ReportRamDeviceMapFailure(in Section s, string err) => throw new QemuAbortException(err);
+}

@@ -6,6 +6,7 @@ public enum Errno
     Ok = 0,
     ENOENT = 2,
     EBADF = 9,
+    ENOMEM = 12,
     EFAULT = 14,
     EBUSY = 16,
     EEXIST = 17,

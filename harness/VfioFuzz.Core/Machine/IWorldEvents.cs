@@ -23,6 +23,10 @@ public interface IWorldEvents
 
     /// <summary>Migration starts or stops global dirty tracking.</summary>
     void DirtyTracking(bool started);
+
+    /// <summary>A fail-nth op: the Nth map call from here on fails with <paramref name="errno"/>
+    /// (nothing changes in the World).</summary>
+    void FailNth(int n, VfioFuzz.Iommufd.Errno errno) { }
 }
 
 /// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>

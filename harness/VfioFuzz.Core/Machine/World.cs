@@ -189,6 +189,7 @@ public sealed class World
             case VmemUnplug u: UnplugBlock(u.Block, events); break;
             case IntxInterrupt i: SetMmaps(Device(i.Device), false, events); break;
             case IntxMmapTimer t: SetMmaps(Device(t.Device), true, events); break;
+            case FailNth f: events.FailNth(f.N, f.Errno); break;
             default: throw new ProgramException($"op '{op.Name}' is not supported by this World");
         }
     }

@@ -2,8 +2,9 @@ using VfioFuzz.Iommufd;
 
 namespace VfioFuzz.Oracles;
 
-/// <summary>A map the listener asked the IOAS for (IOMMU_IOAS_MAP or MAP_FILE) and the answer.</summary>
-public readonly record struct MapCall(ulong Iova, ulong Length, bool File, IoasMapFlags Flags, Errno Result)
+/// <summary>A map the listener asked the kernel for (IOMMU_IOAS_MAP, MAP_FILE or VFIO_IOMMU_MAP_DMA)
+/// and the answer; <paramref name="Injected"/> when a fail-nth op failed it before the kernel saw it.</summary>
+public readonly record struct MapCall(ulong Iova, ulong Length, bool File, IoasMapFlags Flags, Errno Result, bool Injected = false)
 {
     public UInt128 End => (UInt128)Iova + Length;
 }

@@ -12,7 +12,8 @@ public sealed class BackendErrnoOracle : Oracle
 {
     public override void OnMap(RunContext ctx, in MapCall call)
     {
-        if (call.Result is Errno.Ok or Errno.EFAULT or Errno.EEXIST) return;
+        // An injected failure (fail-nth) is the harness's own errno, not the listener's doing.
+        if (call.Injected || call.Result is Errno.Ok or Errno.EFAULT or Errno.EEXIST) return;
         Report(ctx, call.File ? "map-file" : "map", call.Result, call.Iova, call.Length);
     }
 

@@ -10,7 +10,9 @@ namespace VfioFuzz.Oracles;
 /// it, because upstream passes no IOTLB entry there and whether that loses device-dirtied pages
 /// is not settled: a RamDiscardManager discard (§1.4; virtio-mem refuses unplugs while
 /// migrating, but a section's final discard can still happen) and the one big unmap of a
-/// deleted vIOMMU window (§2).
+/// deleted vIOMMU window (§2). Nor is teardown: the listener unregisters when the last device
+/// goes, and QEMU refuses device_del while a migration runs ("device_del not allowed while
+/// migrating"), so no teardown unmap happens during one.
 /// </summary>
 public sealed class DirtyTrackingOracle : Oracle
 {
@@ -18,7 +20,7 @@ public sealed class DirtyTrackingOracle : Oracle
     {
         try
         {
-            if (!ctx.World.DirtyTracking || call.Removed.Count == 0) return;
+            if (!ctx.World.DirtyTracking || ctx.DevicesDetached || call.Removed.Count == 0) return;
             if (ctx.RamDiscard is not null || ctx.Section is { } s && (s.Mr.IsIommu || ctx.World.DiscardManagerOf(s.Mr) is not null)) return;
             for (int i = 0; i < call.Removed.Count; i++)
             {

@@ -71,6 +71,55 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
         if (_signatures.Add(finding.Signature)) _findings.Add(finding);
     }
 
-    /// <summary>Whether the IOAS has areas covering all of [iova, iova+length) without a gap.</summary>
-    public bool Covered(ulong iova, ulong length) => Ioas.Covers(iova, length);
+    /// <summary>Whether the IOAS has areas covering all of [iova, iova+length) without a gap, or
+    /// a map of it failed by injection (fail-nth): the kernel refused it, not the listener.</summary>
+    public bool Covered(ulong iova, ulong length) => Ioas.Covers(iova, length) || (_injected.Count > 0 && InjectedWithin(iova, length));
+
+    // fail-nth: maps still to pass before the armed one fails (0: none armed), and its errno.
+    int _failIn;
+    Errno _failWith;
+    readonly List<(ulong Iova, ulong Length)> _injected = [];
+
+    /// <summary>A fail-nth op: the <paramref name="n"/>th map from now fails with <paramref name="errno"/>.</summary>
+    public void ArmFailure(int n, Errno errno) => (_failIn, _failWith) = (n, errno);
+
+    /// <summary>Asked by the observers before each map reaches the kernel: the errno to fail it
+    /// with, or Ok to let it through.</summary>
+    public Errno TakeInjectedFailure()
+    {
+        if (_failIn == 0 || --_failIn > 0) return Errno.Ok;
+        return _failWith;
+    }
+
+    /// <summary>A map failed by injection: its range is exempt from the Stage-2 checks, and when
+    /// it was a RAM section's own map in region_add (not ram_device, not the vIOMMU's or a
+    /// RamDiscardManager's), QEMU cannot go on: <see cref="AbortExpected"/> says why.</summary>
+    public void Injected(in MapCall call)
+    {
+        _injected.Add((call.Iova, call.Length));
+        // In a RamDiscardManager section's registration replay the first failure ends the
+        // replay (virtio-mem only reports it): the plugged blocks after it stay unmapped too.
+        if (Section is { } rdmSection && World.DiscardManagerOf(rdmSection.Mr) is not null)
+            _injected.Add((rdmSection.Gpa, rdmSection.Size));
+        if (Section is { } s && s.Mr.IsRam && !s.Mr.IsRamDevice && !s.Mr.IsIommu && Notification is null && RamDiscard is null
+            && World.DiscardManagerOf(s.Mr) is null)
+            AbortExpected ??= $"the map of {s.Key} failed with {call.Result} (fail-nth)";
+    }
+
+    bool InjectedWithin(ulong iova, ulong length)
+    {
+        UInt128 end = (UInt128)iova + length;
+        foreach (var (i, l) in _injected)
+            if (i < end && iova < (UInt128)i + l) return true;
+        return false;
+    }
+
+    /// <summary>Why QEMU stops the VM now, when an injected failure hit a map it cannot do
+    /// without: an abort of the target is then QEMU's own reaction, not a finding, and a target
+    /// that goes on is one (unexpected-errno:ignored-map-failure).</summary>
+    public string? AbortExpected { get; set; }
+
+    /// <summary>The listener's registration is over (bc->initialized): a failed RAM map aborts
+    /// from now on; before, it fails the registration.</summary>
+    public bool ListenerInitialized { get; set; }
 }

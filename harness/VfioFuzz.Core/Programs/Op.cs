@@ -83,3 +83,18 @@ public sealed record VmemUnplug(int Block) : Op { public override string Name =>
 
 /// <summary>Migration starts (log_global_start) or stops global dirty tracking.</summary>
 public sealed record SetDirtyTracking(bool On) : Op { public override string Name => "dirty-tracking"; }
+
+/// <summary>Kernel fault injection, as the kernel's own iommufd_fail_nth selftest does it: the
+/// Nth map call the listener makes from here on (IOMMU_IOAS_MAP, MAP_FILE or VFIO_IOMMU_MAP_DMA;
+/// 1 = the next) fails with <paramref name="Errno"/> before it reaches the kernel. Only maps
+/// fail: a failed unmap leaves state QEMU cannot see and the model has no reference for.
+/// At the very start of a program it is armed before the listener registers, so the
+/// registration replay's maps count.</summary>
+public sealed record FailNth(int N, VfioFuzz.Iommufd.Errno Errno) : Op
+{
+    public override string Name => "fail-nth";
+
+    /// <summary>The errnos a map can fail with that the decoder chooses among.</summary>
+    public static readonly VfioFuzz.Iommufd.Errno[] Injectable =
+        [VfioFuzz.Iommufd.Errno.EFAULT, VfioFuzz.Iommufd.Errno.ENOMEM, VfioFuzz.Iommufd.Errno.ENOSPC, VfioFuzz.Iommufd.Errno.EEXIST, VfioFuzz.Iommufd.Errno.EINVAL];
+}

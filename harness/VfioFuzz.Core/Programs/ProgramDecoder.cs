@@ -16,7 +16,7 @@ public static class ProgramDecoder
     const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
-    public const int OpCodes = 21;
+    public const int OpCodes = 22;
 
     /// <summary>The longest input that still matters: bytes past it are never decoded.</summary>
     public const int MaxInputBytes = MaxOps * OpBytes;
@@ -114,6 +114,8 @@ public static class ProgramDecoder
                 var committed = OpChoices.Pick(devices, world, OpChoices.HdmCommitted, a);
                 return committed is null ? null : new HdmDecommit(committed.Id);
             }
+            case 21:
+                return new FailNth(1 + a % 4, FailNth.Injectable[b % FailNth.Injectable.Length]);
             case 14:
             {
                 var dev = devices[a % devices.Length];

@@ -70,6 +70,8 @@ public static class ProgramEncoder
                 var spec = world.Device(c.Device).Hdm!.Spec;
                 return Bytes(19, a, Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.HdmGpa(spec, (byte)x) == c.Gpa, -1));
             }
+            case FailNth f:
+                return f.N is >= 1 and <= 4 && Array.IndexOf(FailNth.Injectable, f.Errno) is >= 0 and var e ? Bytes(21, f.N - 1, e) : null;
             case HdmDecommit d:
                 return Bytes(20, OpChoices.ChoiceOf(world.Devices, world, OpChoices.HdmCommitted, x => x.Id == d.Device));
             case DeviceInitDone d:

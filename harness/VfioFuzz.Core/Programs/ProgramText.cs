@@ -15,6 +15,7 @@ public static class ProgramText
         HdmDecommit d => $"hdm-decommit {d.Device}",
         DeviceInitDone i => $"device-init-done {i.Device}",
         AtsAccess a => $"ats-access {a.Device} 0x{a.Gpa:x}",
+        FailNth f => $"fail-nth {f.N} {f.Errno}",
         _ => op.Name,
     };
 }

@@ -39,6 +39,7 @@ public static class ProgramYaml
             BarSizing b => Args(("device", b.Device), ("bar", b.Bar.ToString())),
             VmemPlug p => Args(("block", p.Block.ToString())),
             SetDirtyTracking d => Args(("on", d.On ? "true" : "false")),
+            FailNth f => Args(("n", f.N.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("errno", f.Errno.ToString())),
             VmemUnplug u => Args(("block", u.Block.ToString())),
             IntxInterrupt i => Args(("device", i.Device)),
             IntxMmapTimer t => Args(("device", t.Device)),
@@ -87,13 +88,16 @@ public static class ProgramYaml
             "iotlb-map" => new IotlbMap(f.UInt64(args, "iova", what), f.UInt64(args, "gpa", what), f.UInt64(args, "size", what), f.Bool(args, "writable", what)),
             "iotlb-unmap" => new IotlbUnmap(f.UInt64(args, "iova", what)),
             "dirty-tracking" => new SetDirtyTracking(f.Bool(args, "on", what)),
+            "fail-nth" => new FailNth(f.Int32(args, "n", what) is >= 1 and var n ? n : throw f.Error(args, "fail-nth: n counts from 1 (the next map)"),
+                Enum.TryParse<VfioFuzz.Iommufd.Errno>(f.String(args, "errno", what), out var e) && FailNth.Injectable.Contains(e)
+                    ? e : throw f.Error(args, $"fail-nth: errno must be one of {string.Join(", ", FailNth.Injectable)}")),
             "vmem-plug" => new VmemPlug(f.Int32(args, "block", what)),
             "vmem-unplug" => new VmemUnplug(f.Int32(args, "block", what)),
             "bar-sizing" => new BarSizing(f.String(args, "device", what), f.Int32(args, "bar", what)),
             "readonly" => new SetReadOnly(f.String(args, "region", what), f.Bool(args, "on", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking)"),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking, fail-nth)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -108,6 +112,7 @@ public static class ProgramYaml
             SetReadOnly => ["region", "on"],
             BarSizing => ["device", "bar"],
             VmemPlug or VmemUnplug => ["block"],
+            FailNth => ["n", "errno"],
             _ => ["device"],
         });
         return op;

@@ -11,20 +11,24 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
 
     public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
     {
-        var result = inner.Map(iova, length, userVa, flags);
-        ctx.IoasCalls++;
-        var call = new MapCall(iova, length, File: false, flags, result);
-        foreach (var o in oracles) o.OnMap(ctx, call);
-        return result;
+        var injected = ctx.TakeInjectedFailure();
+        var result = injected != Errno.Ok ? injected : inner.Map(iova, length, userVa, flags);
+        return Observed(new MapCall(iova, length, File: false, flags, result, injected != Errno.Ok));
     }
 
     public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags)
     {
-        var result = inner.MapFile(iova, length, fd, start, flags);
+        var injected = ctx.TakeInjectedFailure();
+        var result = injected != Errno.Ok ? injected : inner.MapFile(iova, length, fd, start, flags);
+        return Observed(new MapCall(iova, length, File: true, flags, result, injected != Errno.Ok));
+    }
+
+    Errno Observed(in MapCall call)
+    {
         ctx.IoasCalls++;
-        var call = new MapCall(iova, length, File: true, flags, result);
+        if (call.Injected) ctx.Injected(call);
         foreach (var o in oracles) o.OnMap(ctx, call);
-        return result;
+        return call.Result;
     }
 
     public Errno Unmap(ulong iova, ref ulong length)

@@ -86,6 +86,19 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         // Millisecond ticks, not a Stopwatch: the watchdog is checked after every op.
         long deadline = Environment.TickCount64 + (long)_options.WatchdogOrDefault.TotalMilliseconds;
 
+        // A fail-nth first in the program is armed before the listener registers: the
+        // registration replay's maps count (how an initialization failure is reached).
+        int steps = 0;
+        var first = ops.Next(world);
+        if (first is FailNth armed)
+        {
+            steps = 1;
+            if (trace.Enabled) trace.Note($"step 1: {ProgramText.Describe(armed)} (armed before the listener registers)");
+            world.Apply(armed, driver);
+            first = ops.Next(world);
+        }
+
+        ctx.Step = 0;
         if (!driver.Guard(() =>
             {
                 target.Register(new ListenerEnvironment(kernel, world.Host, profile.HostPageSize, world.Devices, trace,
@@ -94,11 +107,12 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 driver.Transaction(FlatView.Empty, world.View);
                 ctx.BootView = world.View;
                 target.Initialized();
+                driver.InitializedDespiteFailure();
+                ctx.ListenerInitialized = true;
             }))
-            return Result(ctx, trace, 0);
+            return Result(ctx, trace, steps);
 
-        int steps = 0;
-        while (ops.Next(world) is { } op)
+        for (var op = first; op is not null; op = ops.Next(world))
         {
             ctx.Step = ++steps;
             if (trace.Enabled) trace.Note($"step {ctx.Step}: {ProgramText.Describe(op)}");
@@ -151,6 +165,37 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 else target.RegionDel(s);
             }
             finally { ctx.Section = null; }
+            if (add && ctx.ListenerInitialized && ctx.AbortExpected is { } why) IgnoredFailure(s, why, "region_add went on");
+        }
+
+        /// <summary>After registration: a RAM map of the replay failed (fail-nth), and QEMU
+        /// fails the registration, but the target's Initialized did not.</summary>
+        public void InitializedDespiteFailure()
+        {
+            if (ctx.AbortExpected is { } why) IgnoredFailure(null, why, "the listener's registration succeeded");
+        }
+
+        /// <summary>A target that goes on where QEMU stops: after a failed RAM map QEMU keeps the
+        /// first error and fails the registration (before initialization) or calls hw_error
+        /// (after); either way the VM does not run on with a hole in its DMA mappings.</summary>
+        void IgnoredFailure(Section? s, string why, string what)
+        {
+            ctx.AbortExpected = null;
+            var role = s?.Mr.Role ?? RegionRole.GuestRam;
+            string sig = $"{FindingKinds.UnexpectedErrno}:ignored-map-failure:{role.Name()}";
+            if (ctx.Seen(sig)) return;
+            ctx.Report(new Finding(FindingKinds.UnexpectedErrno, sig, ctx.Step,
+                $"{why}, and {what}",
+                "QEMU cannot run a VM whose RAM is missing from the IOMMU: a failed map of a RAM section fails the listener's " +
+                "registration before initialization and is a hw_error (\"vfio: DMA mapping failed, unable to continue\") after it. " +
+                "This target carried on, so the device's DMA into that RAM faults.",
+                "the VM runs on with RAM the device cannot reach"));
+        }
+
+        public void FailNth(int n, Errno errno)
+        {
+            if (trace.Enabled) trace.Note($"fail-nth: map call {n} from here fails with {errno}");
+            ctx.ArmFailure(n, errno);
         }
 
         public void DeviceStateChanged(PciDevice device)
@@ -256,6 +301,11 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                     $"{e.Call} did not return: {e.Message}",
                     "A call into the kernel's iommufd did not return within the backend watchdog: in QEMU this is a vCPU or the main loop stuck in an ioctl.",
                     "hang"));
+            }
+            catch (QemuAbortException e) when (ctx.AbortExpected is { } why)
+            {
+                // QEMU's own reaction to the injected failure: the VM stops, nothing to report.
+                if (trace.Enabled) trace.Note($"QEMU stops here, as it does when {why}: {e.Message}");
             }
             catch (QemuAbortException e)
             {
