@@ -38,6 +38,7 @@ public class OpKindBenchmarks
         ["dirty-tracking"] = (17, 17, null),
         ["device-flr/device-init-done"] = (18, 6, null),
         ["hdm-decommit/hdm-commit"] = (20, 19, null),
+        ["fail-nth/command-mem"] = (21, 2, null),          // an injected map failure, then maps to fail
     };
 
     const int Ops = BenchWorkload.OpsPerProgram;
