@@ -398,7 +398,10 @@ public sealed class World
     void PlugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
-        if (VirtioMem.IsPopulated(block)) throw new ProgramException($"vmem0 block {block} is already plugged");
+        // virtio-mem answers a plug of a plugged block with VIRTIO_MEM_RESP_ERROR and changes
+        // nothing. Not an illegal program: whether a block is plugged can depend on the listener
+        // (a populate that failed refused the plug), which the decoder's World cannot know.
+        if (VirtioMem.IsPopulated(block)) return;
         VirtioMem.SetPopulated(block, true);
         if (!events.RamPopulate(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize)) VirtioMem.SetPopulated(block, false);
     }
@@ -416,7 +419,7 @@ public sealed class World
     {
         CheckBlock(block);
         if (DirtyTracking) throw new ProgramException("vmem-unplug during migration: virtio-mem refuses unplug requests while dirty tracking is on");
-        if (!VirtioMem.IsPopulated(block)) throw new ProgramException($"vmem0 block {block} is not plugged");
+        if (!VirtioMem.IsPopulated(block)) return;   // VIRTIO_MEM_RESP_ERROR, as for a plug above
         VirtioMem.SetPopulated(block, false);
         events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);
     }
