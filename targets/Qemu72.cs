@@ -6,7 +6,9 @@ using VfioFuzz.Type1;
 namespace VfioFuzz.Targets;
 
 /// <summary>
-/// QEMU 7.2 (Debian 12's qemu-system 7.2+dfsg, the nested QEMU of the real-QEMU lab): the
+/// QEMU 7.2 (Debian 12's qemu-system 7.2+dfsg-7+deb12u18, the nested QEMU of the real-QEMU
+/// lab; Debian applies QEMU's stable-7.2 diffs up to 7.2.22, none of which touches
+/// hw/vfio/common.c): the
 /// listener of hw/vfio/common.c over its type1 container, the only container 7.2 has. Modelled
 /// from 7.2's behaviour (its source read as Debian's source package), where it differs from
 /// upstream 11.0's listener:
@@ -27,9 +29,9 @@ namespace VfioFuzz.Targets;
 public sealed class Qemu72 : VfioListener
 {
     public override TargetInfo Info { get; } = new(
-        "qemu-7.2", "v7.2.0", [],
+        "qemu-7.2", "stable-7.2", [],
         "QEMU 7.2 as Debian 12 ships it: the pre-iommufd listener in hw/vfio/common.c over the type1 container.",
-        TargetKind.Upstream, "Debian 12 qemu 7.2+dfsg-7+deb12u18 (the 7.2.0 release with Debian patches): hw/vfio/common.c read for behaviour; the lab's nested QEMU",
+        TargetKind.Upstream, "Debian 12 qemu 7.2+dfsg-7+deb12u18 (7.2.0 with the stable diffs to 7.2.22 and Debian's patches, none touching hw/vfio/common.c): read for behaviour; the lab's nested QEMU",
         OnlyContainer: ContainerKind.Type1);
 
     protected override LegacyContainer CreateLegacyContainer(ListenerEnvironment env, IType1Iommu type1) => new Qemu72Container(env, type1);
