@@ -15,7 +15,8 @@ namespace VfioFuzz.Lab;
 /// </summary>
 sealed class NestedQemu : IDisposable
 {
-    const string Binary = "/usr/bin/qemu-system-x86_64";
+    /// <summary>Debian's QEMU 7.2, the lab's nested QEMU unless a run names another binary.</summary>
+    public const string DebianBinary = "/usr/bin/qemu-system-x86_64";
     readonly Process _qemu;
     readonly StreamReader _qtestIn;
     readonly StreamWriter _qtestOut;
@@ -24,7 +25,9 @@ sealed class NestedQemu : IDisposable
     readonly StreamWriter _qmpOut;
     readonly Task _pump;
 
-    public NestedQemu(string mdevSysfs, string shim, string log, string work)
+    /// <param name="binary">The QEMU to run: Debian's, or one built from source (qemu-build),
+    /// which is told where Debian's firmware is (-L).</param>
+    public NestedQemu(string mdevSysfs, string shim, string log, string work, string binary = DebianBinary)
     {
         string qtestPath = Path.Combine(work, "qtest.sock"), qmpPath = Path.Combine(work, "qmp.sock");
         File.Delete(qtestPath);
@@ -33,7 +36,9 @@ sealed class NestedQemu : IDisposable
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(qtestPath));
         listener.Listen(1);
-        var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(binary) { RedirectStandardError = true, UseShellExecute = false };
+        if (binary != DebianBinary)
+            foreach (var dir in new[] { "/usr/share/qemu", "/usr/share/seabios" }) { start.ArgumentList.Add("-L"); start.ArgumentList.Add(dir); }
         foreach (var a in new[]
         {
             // Two DIMM slots and room for them from 4 GiB (q35 puts device memory there when
@@ -48,7 +53,7 @@ sealed class NestedQemu : IDisposable
         // stderr straight into the recording: QEMU's trace lines and the shim's are written
         // unbuffered to fd 2 in the order they happen.
         var logFile = File.Open(log, FileMode.Create, FileAccess.Write, FileShare.Read);
-        _qemu = Process.Start(start) ?? throw new InvalidOperationException($"{Binary} did not start");
+        _qemu = Process.Start(start) ?? throw new InvalidOperationException($"{binary} did not start");
         _pump = _qemu.StandardError.BaseStream.CopyToAsync(logFile).ContinueWith(_ => logFile.Dispose());
 
         var accept = listener.AcceptAsync();

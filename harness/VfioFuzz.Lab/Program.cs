@@ -22,6 +22,9 @@ using VfioFuzz.Targets;
 // vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM [MODEL]
 //                                           random programs on both for SECONDS (MODEL: qemu-7.2);
 //                                           each new divergence minimized and kept
+// vfio-fuzz-lab realqemu-patched PROGRAMS OUTDIR MDEV SHIM BINARY
+//                                           each program on a QEMU built from source with a patch
+//                                           under test; recordings only (import-trace judges them)
 // vfio-fuzz-lab type1-conformance OUT.yaml MDEV
 //                                           the type1 suite on a real type1 container holding the
 //                                           mdev's group (no IOMMU domain), recorded, then the
@@ -111,6 +114,8 @@ try
             Console.WriteLine(Type1Conformance.Summary(differences, $"kernel {release} ({cases.Sum(c => c.Calls.Length)} ioctls)"));
             return differences.Count == 0 ? 0 : 1;
         }
+        case "realqemu-patched" when args.Length == 6:
+            return RealQemuRun.Patched(args[1], args[2], args[3], args[4], args[5]);
         case "realqemu" when args.Length == 5:
             return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
         case "realqemu-fuzz" when args.Length is 6 or 7 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
@@ -127,6 +132,6 @@ catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
     return 2;
 }

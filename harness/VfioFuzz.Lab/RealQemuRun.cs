@@ -130,11 +130,41 @@ static class RealQemuRun
         foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"{prefix} {line}");
     }
 
+    /// <summary>
+    /// The seed's bug on real code: each program on a QEMU built from source with a patch under
+    /// test (harness/lab/qemu-build), recorded as on Debian's QEMU. No model is compared: the
+    /// recordings go to `vfio-fuzz import-trace`, whose checks judge the real DMA stream.
+    /// Prints REALQEMU-PATCHED lines.
+    /// </summary>
+    public static int Patched(string programs, string outDir, string mdev, string shim, string binary)
+    {
+        Directory.CreateDirectory(outDir);
+        int failed = 0;
+        foreach (var path in CorpusFile.Find(programs))
+        {
+            var entry = CorpusFile.Load(path);
+            if (entry.Profile.Name != Profile.Q35Mbochs.Name) continue;
+            var runnable = RealQemuComparison.Translate(entry.Program, entry.Profile).Runnable;
+            string log = Path.Combine(outDir, $"{entry.Id}.log");
+            try
+            {
+                Drive(entry.Profile, runnable, mdev, shim, log, binary);
+                Console.WriteLine($"REALQEMU-PATCHED {entry.Id} recorded: {runnable.Ops.Length} op(s)");
+            }
+            catch (Exception e) when (e is IOException or TimeoutException)
+            {
+                Console.WriteLine($"REALQEMU-PATCHED {entry.Id} ERROR: {e.Message}");
+                failed++;
+            }
+        }
+        return failed == 0 ? 0 : 1;
+    }
+
     /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>
-    static void Drive(Profile profile, FuzzProgram runnable, string mdev, string shim, string log)
+    static void Drive(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, string binary = NestedQemu.DebianBinary)
     {
         var world = new World(profile);
-        using var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath());
+        using var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath(), binary);
         foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
         Marker(qemu, world);
         foreach (var op in runnable.Ops)

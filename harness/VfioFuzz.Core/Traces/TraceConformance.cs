@@ -1,4 +1,5 @@
 using VfioFuzz.Iommufd;
+using VfioFuzz.Type1;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
@@ -27,6 +28,9 @@ public static class TraceConformance
     public static TraceDivergence? Compare(IReadOnlyList<TraceEvent> events, ListenerTarget target, ulong hostPageSize)
     {
         var host = new HostMemory();
+        // A recording of the type1 container (QEMU 7.2 and the lab's shim lines) is answered as
+        // one: the target's legacy container then makes the calls to compare.
+        bool type1 = events.Any(e => e is Type1MapDma or Type1UnmapDma) && !events.Any(e => e is BackendMap or BackendMapFile or BackendUnmap);
         var answers = new RecordedAnswers();
         var mmaps = events.OfType<RegionMmap>().Where(m => m.Va != 0).ToArray();
         var dmabufs = events.OfType<RegionDmabuf>().ToArray();
@@ -39,7 +43,7 @@ public static class TraceConformance
         // What an IOTLB entry's GPA translates to in system memory: memory the recording shows
         // only as the VA QEMU mapped (see Notify).
         var iotlbTargets = new Dictionary<ulong, Section>();
-        target.Register(new ListenerEnvironment(answers, host, hostPageSize, devices, TraceLog.Disabled, viommu,
+        target.Register(new ListenerEnvironment(type1 ? answers.AsType1 : answers, host, hostPageSize, devices, TraceLog.Disabled, viommu,
             gpa => iotlbTargets.TryGetValue(gpa, out var s) ? s : null));
 
         // QEMU commits a transaction as its region_dels, then its region_adds: a del after an
@@ -86,7 +90,7 @@ public static class TraceConformance
         {
             var recorded = new List<TraceEvent>();
             for (next = at + 1; next < events.Count && events[next] is not (RegionAddRam or RegionAddIommu or RegionSkip or RegionDel or RegionAddNoDmaMap or IommuMapNotify); next++)
-                if (events[next] is BackendMap or BackendMapFile or BackendUnmap) recorded.Add(events[next]);
+                if (events[next] is BackendMap or BackendMapFile or BackendUnmap or Type1MapDma or Type1UnmapDma) recorded.Add(events[next]);
             answers.Expect(recorded);
             return recorded;
         }
@@ -108,11 +112,12 @@ public static class TraceConformance
             bool map = n.Op == "MAP";
             ulong gpa = ulong.MaxValue;
             bool writable = true;
-            if (map && recorded.FirstOrDefault() is BackendMap m)
+            if (map && recorded.FirstOrDefault() is BackendMap or Type1MapDma)
             {
-                (gpa, writable) = (m.Va, !m.ReadOnly);
+                (ulong va, writable) = recorded[0] is BackendMap m ? (m.Va, !m.ReadOnly) : (((Type1MapDma)recorded[0]).Va, true);
+                gpa = va;
                 // Guest RAM, or a device's ram_device when the VA lies in a vfio_region_mmap.
-                if (!iotlbTargets.ContainsKey(gpa)) iotlbTargets[gpa] = NewSection(gpa, size, m.Va, null, n.Line);
+                if (!iotlbTargets.ContainsKey(gpa)) iotlbTargets[gpa] = NewSection(gpa, size, va, null, n.Line);
             }
             if (map) viommu.Add(new IotlbEntry(n.Start, size, gpa, writable));
             else viommu.Remove(n.Start, out _);
@@ -192,6 +197,8 @@ public static class TraceConformance
         BackendMap m => $"map iova=0x{m.Iova:x} size=0x{m.Size:x} addr=0x{m.Va:x} readonly={(m.ReadOnly ? 1 : 0)}",
         BackendMapFile m => $"map_file iova=0x{m.Iova:x} size=0x{m.Size:x} fd={m.Fd} start={m.Start} readonly={(m.ReadOnly ? 1 : 0)}",
         BackendUnmap u => $"unmap iova=0x{u.Iova:x} size=0x{u.Size:x}",
+        Type1MapDma m => $"map_dma iova=0x{m.Iova:x} size=0x{m.Size:x} vaddr=0x{m.Va:x}",
+        Type1UnmapDma u => $"unmap_dma iova=0x{u.Iova:x} size=0x{u.Size:x}",
         _ => e.ToString(),
     };
 
@@ -222,14 +229,40 @@ public static class TraceConformance
 
         public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => [];
 
+        /// <summary>The same recording answering as a type1 container.</summary>
+        public IType1Iommu AsType1 => new Type1View(this);
+
+        sealed class Type1View(RecordedAnswers answers) : IType1Iommu
+        {
+            public ulong IovaPgsizes => 0x1000;
+            public bool UnmapAllSupported => true;
+
+            public Errno MapDma(ulong iova, ulong size, ulong vaddr, Type1MapFlags flags) =>
+                answers.Answer(new Type1MapDma(0, iova, size, vaddr, 0));
+
+            public Errno UnmapDma(ulong iova, ref ulong size, Type1UnmapFlags flags)
+            {
+                var err = answers.Answer(new Type1UnmapDma(0, iova, size, 0, 0));
+                size = answers.LastUnmapped;
+                return err;
+            }
+
+            public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => [];
+        }
+
+        ulong LastUnmapped { get; set; }
+
         Errno Answer(TraceEvent call)
         {
             string text = Describe(call);
             var recorded = Calls.Count < _recorded.Count ? _recorded[Calls.Count] : null;
             Calls.Add(text);
             if (recorded is null || Describe(recorded) != text) return Errno.Ok;
+            LastUnmapped = recorded is Type1UnmapDma t ? t.Unmapped : 0;
             return recorded switch
             {
+                Type1MapDma { Errno: > 0 } t1 => (Errno)t1.Errno,
+                Type1UnmapDma { Errno: > 0 } t1 => (Errno)t1.Errno,
                 BackendUnmap { NonExist: true } => Errno.ENOENT,
                 BackendUnmap { Ret: < 0 } => Errno.EINVAL,
                 BackendMap { Ret: < 0 } or BackendMapFile { Ret: < 0 } => Errno.EFAULT,
