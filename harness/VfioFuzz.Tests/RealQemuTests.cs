@@ -49,6 +49,23 @@ public class RealQemuTests
     }
 
     [Fact]
+    public void The_seed_bug_on_real_qemu_code_shows_in_its_own_trace_and_debians_qemu_is_clean()
+    {
+        // The same program (MEM off, then on) recorded on Debian's QEMU 7.2 and on a 7.2 built
+        // with patches-under-test/qemu-7.2 (region_add skips the ram_device map; region_del does not).
+        var debian = ImportedTrace.From(Path.Combine(Programs, "mem-toggle.log"));
+        Assert.Empty(debian.Findings);
+        Assert.Null(TraceConformance.Compare(debian.Events, Repo.Catalog.Create("qemu-7.2"), 0x1000));
+        var patched = ImportedTrace.From(Path.Combine(Programs, "patched", "mem-toggle.log"));
+        var f = Assert.Single(patched.Findings);
+        Assert.Equal("asymmetric-unmap:never-mapped", f.Signature);
+        Assert.Contains("unmap of 0xe4000000+0x4000000 that was never mapped (region_add [ram] at line", f.Summary);
+        Assert.Contains("type1 answered success with nothing unmapped", f.Summary);
+        // The unpatched model does not reproduce the patched QEMU: it maps the BAR the patch skipped.
+        Assert.NotNull(TraceConformance.Compare(patched.Events, Repo.Catalog.Create("qemu-7.2"), 0x1000));
+    }
+
+    [Fact]
     public void A_divergence_is_minimized_with_the_comparison_as_the_judge()
     {
         // The lab's judge runs each candidate on a nested QEMU; here a stand-in that diverges
