@@ -68,6 +68,17 @@ public sealed class FailNthTests() : TempFolder("fail-nth")
     }
 
     [Fact]
+    public void NVIDIAs_fallback_after_a_failed_map_file_is_a_retry_not_a_double_map()
+    {
+        // The failed MAP_FILE of cxl0's BAR0 piece is retried by VA (NVIDIA PR #20): one request.
+        var r = Run(() => Repo.Catalog.Create("nv-cdf5e75"), ContainerChoice.Iommufd,
+            new SetCommandMem("cxl0", false), new FailNth(1, Errno.EEXIST), new SetCommandMem("cxl0", true));
+        Assert.Contains(r.Trace, l => l.StartsWith("iommufd_backend_map_file_dma  iommufd=3 ioas=1 iova=0x10000010000", StringComparison.Ordinal) && l.EndsWith("(-1)", StringComparison.Ordinal));
+        Assert.Contains(r.Trace, l => l.StartsWith("iommufd_backend_map_dma  iommufd=3 ioas=1 iova=0x10000010000", StringComparison.Ordinal));
+        Assert.DoesNotContain(r.Findings, f => f.Signature.Contains("double-map"));
+    }
+
+    [Fact]
     public void A_target_that_aborts_where_qemu_only_warns_is_a_crash()
     {
         var r = Run(() => new AbortsOnDeviceMapFailure(), ContainerChoice.Iommufd, new SetCommandMem("nic0", false), new FailNth(1, Errno.EFAULT), new SetCommandMem("nic0", true));

@@ -21,7 +21,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
     /// its GPA translated to.
     /// A request made while populating virtio-mem blocks (the replay at an RDM section's
     /// region_add, or a plug) is owned by the RamDiscardManager path.</summary>
-    sealed record Request(ulong Iova, ulong Length, Section? Section, bool Iotlb = false, RegionRole? Target = null, bool Rdm = false)
+    sealed record Request(ulong Iova, ulong Length, Section? Section, bool Iotlb = false, RegionRole? Target = null, bool Rdm = false, bool Failed = false)
     {
         public RegionRole Role => Iotlb ? Target ?? RegionRole.Viommu : Section?.Mr.Role ?? RegionRole.GuestRam;
 
@@ -35,6 +35,7 @@ public sealed class AsymmetricUnmapOracle : Oracle
     }
 
     readonly List<Request> _requests = [];
+    int _failedRequests;
 
     // Guest IOTLB entries whose MAP reached the IOAS and an UNMAP already answered, with that
     // UNMAP's step: a second UNMAP of one is a double unmap, not a skipped MAP.
@@ -43,9 +44,22 @@ public sealed class AsymmetricUnmapOracle : Oracle
 
     public override void OnMap(RunContext ctx, in MapCall call)
     {
+        bool failed = call.Result != Errno.Ok;
         var request = IotlbGpa(ctx, call.Iova) is { } gpa
-            ? new Request(call.Iova, call.Length, ctx.Section, Iotlb: true, ctx.World.SystemView.Find(gpa)?.Mr.Role)
-            : new Request(call.Iova, call.Length, ctx.Section, Rdm: RdmPath(ctx));
+            ? new Request(call.Iova, call.Length, ctx.Section, Iotlb: true, ctx.World.SystemView.Find(gpa)?.Mr.Role, Failed: failed)
+            : new Request(call.Iova, call.Length, ctx.Section, Rdm: RdmPath(ctx), Failed: failed);
+        // A container that retries a failed map of the same range for the same section (NVIDIA's
+        // MAP_FILE -> VA fallback, the legacy container's EBUSY retry) replaces that request.
+        // (No request has failed in most runs: the walk is skipped then.)
+        if (_failedRequests > 0)
+            for (int i = _requests.Count - 1; i >= 0; i--)
+            {
+                var held = _requests[i];
+                if (!held.Failed || held.Iova != call.Iova || held.Length != call.Length || held.Iotlb != request.Iotlb || !held.SameSection(ctx.Section)) continue;
+                _requests.RemoveAt(i);
+                _failedRequests--;
+            }
+        if (failed) _failedRequests++;
         foreach (var held in _requests)
         {
             if (!Overlaps(held, call.Iova, call.End)) continue;
