@@ -152,17 +152,7 @@ public static class ConformanceSuite
             var host = CreateMemory(kernel);
             var sim = new RecordingIoas(new SimIoas(session.Geometry, host, kernel), session.Geometry);
             Run(sim, host, steps);
-            for (int i = 0; i < Math.Max(sim.Calls.Count, session.Calls.Length); i++)
-            {
-                var real = i < session.Calls.Length ? session.Calls[i] : null;
-                var ours = i < sim.Calls.Count ? sim.Calls[i] : null;
-                if (real is null || ours is null || !real.SameRequest(ours))
-                {
-                    differences.Add(new(name, $"call {i + 1}: the recording has {real?.Request ?? "nothing"}, the suite asks {ours?.Request ?? "nothing"}"));
-                    break;
-                }
-                if (real != ours) differences.Add(new(name, $"call {i + 1} {real.Request}: kernel {Answer(real)}, simulator {Answer(ours)}"));
-            }
+            CallByCall.Compare(name, session.Calls, sim.Calls, (a, b) => a.SameRequest(b), c => c.Request, Answer, differences);
         }
         return differences;
     }

@@ -119,17 +119,7 @@ public static class Type1Conformance
         {
             var real = recording.Cases.FirstOrDefault(c => c.Case == name).Calls;
             if (real.IsDefault) { differences.Add(new(name, "not in the recording")); continue; }
-            for (int i = 0; i < Math.Max(real.Length, sim.Length); i++)
-            {
-                var r = i < real.Length ? real[i] : null;
-                var s = i < sim.Length ? sim[i] : null;
-                if (r is null || s is null || r.Request != s.Request)
-                {
-                    differences.Add(new(name, $"call {i + 1}: the recording has {r?.Request ?? "nothing"}, the suite asks {s?.Request ?? "nothing"}"));
-                    break;
-                }
-                if (r != s) differences.Add(new(name, $"call {i + 1} {r.Request}: kernel {r.Answer}, simulator {s.Answer}"));
-            }
+            CallByCall.Compare(name, real, sim, (a, b) => a.Request == b.Request, c => c.Request, c => c.Answer, differences);
         }
         return differences;
     }
