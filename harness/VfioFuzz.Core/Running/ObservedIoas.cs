@@ -13,17 +13,19 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
     {
         var injected = ctx.TakeInjectedFailure();
         var result = injected != Errno.Ok ? injected : inner.Map(iova, length, userVa, flags);
-        return Observed(new MapCall(iova, length, File: false, flags, result, injected != Errno.Ok));
+        return ObserveMap(ctx, oracles, new MapCall(iova, length, File: false, flags, result, injected != Errno.Ok));
     }
 
     public Errno MapFile(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags)
     {
         var injected = ctx.TakeInjectedFailure();
         var result = injected != Errno.Ok ? injected : inner.MapFile(iova, length, fd, start, flags);
-        return Observed(new MapCall(iova, length, File: true, flags, result, injected != Errno.Ok));
+        return ObserveMap(ctx, oracles, new MapCall(iova, length, File: true, flags, result, injected != Errno.Ok));
     }
 
-    Errno Observed(in MapCall call)
+    /// <summary>A map's answer shown to the oracles (an injected failure noted first): the one
+    /// step both observers, iommufd's and type1's, take after every map.</summary>
+    internal static Errno ObserveMap(RunContext ctx, Oracle[] oracles, in MapCall call)
     {
         ctx.IoasCalls++;
         if (call.Injected) ctx.Injected(call);

@@ -18,14 +18,10 @@ public sealed class ObservedType1(IType1Iommu inner, RunContext ctx, Oracle[] or
     {
         var injected = ctx.TakeInjectedFailure();
         var result = injected != Errno.Ok ? injected : inner.MapDma(iova, size, vaddr, flags);
-        ctx.IoasCalls++;
         var asIoas = IoasMapFlags.FixedIova
             | ((flags & Type1MapFlags.Read) != 0 ? IoasMapFlags.Readable : IoasMapFlags.None)
             | ((flags & Type1MapFlags.Write) != 0 ? IoasMapFlags.Writeable : IoasMapFlags.None);
-        var call = new MapCall(iova, size, File: false, asIoas, result, injected != Errno.Ok);
-        if (call.Injected) ctx.Injected(call);
-        foreach (var o in oracles) o.OnMap(ctx, call);
-        return result;
+        return ObservedIoas.ObserveMap(ctx, oracles, new MapCall(iova, size, File: false, asIoas, result, injected != Errno.Ok));
     }
 
     public Errno UnmapDma(ulong iova, ref ulong size, Type1UnmapFlags flags)
