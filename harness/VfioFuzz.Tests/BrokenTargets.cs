@@ -43,6 +43,14 @@ sealed class KeepsIommuNotifier : VfioListener
     protected override void UnregisterGuestIommu(in Section s) { }
 }
 
+/// <summary>Carries on when the vIOMMU refuses its MAP notifier, as if the IOMMU section
+/// needed nothing (the guest's IOTLB mappings then never reach the IOAS).</summary>
+sealed class IgnoresRefusedNotifier : VfioListener
+{
+    public override TargetInfo Info { get; } = new("test-ignores-refused-notifier", "test", [], "");
+    protected override void IommuNotifierRefused(in Section s, string error) { }
+}
+
 /// <summary>Like the sPAPR window-add failure (qemu-listener.md §1.7): a ram_device section
 /// returns before memory_region_ref, but region_del still unrefs it.</summary>
 sealed class NoRefForRamDevice : VfioListener

@@ -168,7 +168,7 @@ public abstract class VfioListener : ListenerTarget
     void RegisterRamDiscardListener(in Section s, VirtioMem rdm)
     {
         var section = s;
-        var listener = new RamDiscardListener(s.OffsetInRegion, s.Size,
+        var listener = new RamDiscardListener(s.OffsetInRegion, (ulong)s.Size,
             (offset, size) => NotifyPopulate(section, offset, size),
             (offset, size) => NotifyDiscard(section, offset, size));
         _vrdls.Add((s.Mr, s.Gpa, listener));
@@ -213,15 +213,25 @@ public abstract class VfioListener : ListenerTarget
 
     /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
     /// host-page trimmed), then a replay of what the vIOMMU already maps. No DMA is mapped
-    /// directly: mappings come only through notifications.</summary>
+    /// directly: mappings come only through notifications. A vIOMMU that refuses the
+    /// notifier sends region_add to its fail: label.</summary>
     void RegisterGuestIommu(in Section s)
     {
         var viommu = Env.Viommu ?? throw new InvalidOperationException("an IOMMU section but no vIOMMU in the listener environment");
         ulong offset = s.Gpa - s.OffsetInRegion;   // iommu_offset: notifier IOVA -> container IOVA
-        var notifier = viommu.Register(s.OffsetInRegion, (ulong)((UInt128)s.OffsetInRegion + s.Size - 1), e => IommuMapNotify(e, offset));
+        var notifier = viommu.Register(s.OffsetInRegion, (ulong)((UInt128)s.OffsetInRegion + s.Size - 1), e => IommuMapNotify(e, offset), out string? error);
+        if (notifier is null)
+        {
+            IommuNotifierRefused(s, error!);
+            return;
+        }
         _giommus.Add((s.Mr, s.OffsetInRegion, notifier));
         viommu.Replay(notifier);
     }
+
+    /// <summary>memory_region_register_iommu_notifier failed: the giommu is freed (the ref from
+    /// D is kept) and region_add goes to its fail: label.</summary>
+    protected virtual void IommuNotifierRefused(in Section s, string error) => Fail($"Region {s.Mr.Name}: {error}");
 
     /// <summary>region_del of an IOMMU section: the first giommu of that region and start is
     /// unregistered; the whole window is then unmapped with one call (below).</summary>

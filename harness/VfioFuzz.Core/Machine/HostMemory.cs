@@ -33,27 +33,29 @@ public sealed class HostMemory
     public void Allocate(MemoryRegion mr, KernelFlavor kernel)
     {
         if (!mr.IsRam) return;
+        ulong size = (ulong)mr.Size;   // RAM is never 2^64 bytes (only an IOMMU region is)
         // BAR mmaps are aligned to min(pow2(size), 1 GiB), like vfio_region_mmap does upstream.
-        ulong align = Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2(mr.Size), 1UL << 30);
+        ulong align = Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2(size), 1UL << 30);
         ulong va = (_nextVa + align - 1) & ~(align - 1);
-        _nextVa = va + mr.Size;
+        _nextVa = va + size;
         int fd = -1;
         if (mr.IsPfnMap && kernel == KernelFlavor.Dmabuf)
         {
             fd = _nextFd++;
-            _dmabufSize[fd] = mr.Size;
+            _dmabufSize[fd] = size;
         }
         _backing[mr] = new HostBacking(va, fd, 0, mr.IsPfnMap);
-        _vmas.Add((va, va + mr.Size, mr.IsPfnMap));
+        _vmas.Add((va, va + size, mr.IsPfnMap));
     }
 
     /// <summary>Registers a region at an address a recording gave (an imported QEMU trace):
     /// its VA, and the dmabuf fd and offset when it has one.</summary>
     public void Adopt(MemoryRegion mr, ulong va, int fd = -1, ulong fdOffset = 0)
     {
+        ulong size = (ulong)mr.Size;   // a recording's regions are RAM
         _backing[mr] = new HostBacking(va, fd, fdOffset, mr.IsPfnMap);
-        _vmas.Add((va, va + mr.Size, mr.IsPfnMap));
-        if (fd >= 0) _dmabufSize[fd] = Math.Max(_dmabufSize.GetValueOrDefault(fd), fdOffset + mr.Size);
+        _vmas.Add((va, va + size, mr.IsPfnMap));
+        if (fd >= 0) _dmabufSize[fd] = Math.Max(_dmabufSize.GetValueOrDefault(fd), fdOffset + size);
     }
 
     /// <summary>What pin_user_pages would find over [va, va+length): false when any byte is

@@ -66,7 +66,8 @@ public sealed record Profile(
     bool HasVirtioMem = true,
     IReadOnlyList<PlatformRegionSpec>? Platform = null,
     ulong MemoryDeviceAlign = 2UL << 20,
-    IReadOnlyList<(ulong Start, ulong End)>? PciWindows = null)
+    IReadOnlyList<(ulong Start, ulong End)>? PciWindows = null,
+    ViommuKind Viommu = ViommuKind.Shadowing)
 {
     /// <summary>Whether system memory shows a BAR placed at [gpa, +size): the PCI address space
     /// reaches system memory only through the machine's windows (q35's pci-hole alias); with
@@ -132,6 +133,18 @@ public sealed record Profile(
         // The GPU answers invalidations through reset: nvgrace-gpu waits for readiness itself.
         AtcInvTimesOutDuringReset: new HashSet<DeviceKind>(),
         SmmuMsiWindow);
+
+    /// <summary>gb200-nvlink with QEMU's emulated SMMUv3 (arm-smmuv3 without accel) in front of
+    /// the devices: it refuses the MAP notifier vfio needs, so the listener's registration
+    /// fails in its first replay and QEMU refuses the device (qemu-listener.md §1.3, §1.6).
+    /// A configuration that cannot run a VM, kept to hold targets to that failure path.</summary>
+    public static readonly Profile Gb200NvlinkSmmuv3 = Gb200Nvlink with
+    {
+        Name = "gb200-nvlink-smmuv3",
+        Description = "gb200-nvlink behind QEMU's emulated SMMUv3 (no accel): its IOMMU region is the device's address space " +
+                      "from boot and it refuses vfio's MAP notifier, so the listener's registration must fail (no VM runs).",
+        Viommu = ViommuKind.EmulatedSmmuv3,
+    };
 
     public static readonly Profile VrCxlType2 = new(
         "vr-cxl-type2",
@@ -253,7 +266,7 @@ public sealed record Profile(
         ],
     };
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, Gb200NvlinkSmmuv3, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 

@@ -27,26 +27,45 @@ public sealed class IommuNotifier(ulong start, ulong end, Action<IotlbEvent> not
 /// programs IOTLB entries, and each change is notified to the registered notifiers (QEMU:
 /// memory_region_notify_iommu). Replay on registration walks the entries in range, as a
 /// vIOMMU's replay hook does.
+/// The IOMMU region is 2^64 bytes (memory_region_init_iommu with UINT64_MAX: SMMUv3 since its
+/// "Support 64-bit addresses" change, after 7.2, whose region was 2^48; virtio-iommu and VT-d
+/// in 7.2 already), so its section is [0, 2^64) and region_del takes the unmap-all path.
+/// Not modelled: VT-d's interrupt window at 0xfee00000, which splits VT-d's IOMMU section in
+/// two (hw/i386/intel_iommu.c, vtd-ir): every profile's vIOMMU has the one section.
 /// </summary>
 public sealed class Viommu
 {
-    /// <summary>The input address space: 48 bits (SMMUv3 IAS, VT-d 4-level).</summary>
-    public const ulong WindowSize = 1UL << 48;
+    /// <summary>The input addresses the guest's IOTLB entries use: 48 bits (SMMUv3 IAS, VT-d
+    /// 4-level); the region itself spans all 64.</summary>
+    public const ulong InputRange = 1UL << 48;
 
     readonly SortedList<ulong, IotlbEntry> _entries = [];
     readonly List<IommuNotifier> _notifiers = [];
 
-    public MemoryRegion Region { get; } = new("viommu iommu", RegionKind.Iommu, WindowSize, RegionRole.Viommu, Owner: null);
+    public MemoryRegion Region { get; } = new("viommu iommu", RegionKind.Iommu, (UInt128)ulong.MaxValue + 1, RegionRole.Viommu, Owner: null);
+
+    public ViommuKind Kind { get; }
+
+    public Viommu(ViommuKind kind) => Kind = kind;
 
     public bool Enabled { get; set; }
+
+    /// <summary>Why this vIOMMU refuses the MAP notifier a listener registers (its
+    /// notify_flag_changed error), or null when it accepts one.</summary>
+    public string? MapNotifierRefusal => Kind == ViommuKind.EmulatedSmmuv3
+        ? "smmuv3_notify_flag_changed: the device requires iommu MAP notifier which is not currently supported"
+        : null;
 
     public IList<IotlbEntry> Entries => _entries.Values;
 
     public IReadOnlyList<IommuNotifier> Notifiers => _notifiers;
 
-    /// <summary>memory_region_register_iommu_notifier.</summary>
-    public IommuNotifier Register(ulong start, ulong end, Action<IotlbEvent> notify)
+    /// <summary>memory_region_register_iommu_notifier: the vIOMMU's notify_flag_changed may
+    /// refuse the notifier (<see cref="MapNotifierRefusal"/>), and then nothing is registered.</summary>
+    public IommuNotifier? Register(ulong start, ulong end, Action<IotlbEvent> notify, out string? error)
     {
+        error = MapNotifierRefusal;
+        if (error is not null) return null;
         var n = new IommuNotifier(start, end, notify);
         _notifiers.Add(n);
         return n;
@@ -86,11 +105,12 @@ public sealed class Viommu
         return removed;
     }
 
-    /// <summary>Back to boot: disabled, no entries; notifiers belong to the run's listener and
-    /// are dropped with it.</summary>
+    /// <summary>Back to boot: no entries, disabled unless the vIOMMU's region is the device
+    /// address space's root from boot (an emulated SMMUv3); notifiers belong to the run's
+    /// listener and are dropped with it.</summary>
     public void Reset()
     {
-        Enabled = false;
+        Enabled = Kind == ViommuKind.EmulatedSmmuv3;
         _entries.Clear();
         _notifiers.Clear();
     }

@@ -38,7 +38,7 @@ public sealed class World
     /// <summary>address_space_memory: what a GPA resolves to (vIOMMU translations land here).</summary>
     public FlatView SystemView { get; private set; }
 
-    public Viommu Viommu { get; } = new();
+    public Viommu Viommu { get; }
 
     /// <summary>The virtio-mem device's memory, placed at boot; its blocks plug and unplug.</summary>
     public VirtioMem VirtioMem { get; } = new();
@@ -62,11 +62,12 @@ public sealed class World
     readonly List<Placement> _renderLeaves = new(16);
     readonly FlatViewCache _views = new();
     long _seq;
-    readonly FlatView? _bootView;
+    readonly FlatView? _bootSystemView;
 
     public World(Profile profile)
     {
         Profile = profile;
+        Viommu = new Viommu(profile.Viommu);
         Ram = new MemoryRegion("ram", RegionKind.Ram, profile.RamSize, RegionRole.GuestRam, Owner: null);
         Host.Allocate(Ram, profile.Kernel);
         Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null))];
@@ -88,7 +89,7 @@ public sealed class World
             if (dev.Hdm is { } hdm) Host.Allocate(hdm.Dpa, profile.Kernel);
         _iommuView = FlatView.Render([new Placement(Viommu.Region, 0)]);
         Boot();
-        _bootView = View;
+        _bootSystemView = SystemView;
     }
 
     /// <summary>The role of a machine region (pool or platform) by its kind.</summary>
@@ -129,7 +130,8 @@ public sealed class World
                 _dpaSeq[hdm] = ++_seq;
             }
         }
-        View = SystemView = _bootView ?? Render();
+        SystemView = _bootSystemView ?? Render();
+        View = Viommu.Enabled ? _iommuView : SystemView;   // a vIOMMU present from boot (emulated SMMUv3)
     }
 
     /// <summary>Back to the state the constructor left: a runner reuses one World for many
@@ -452,7 +454,7 @@ public sealed class World
         ulong page = Profile.IommuPageSize;
         if (m.Size == 0 || m.Iova % page != 0 || m.Size % page != 0 || m.Gpa % page != 0)
             throw new ProgramException($"iotlb-map iova 0x{m.Iova:x} gpa 0x{m.Gpa:x} size 0x{m.Size:x}: all must be non-zero multiples of the IOMMU page (0x{page:x})");
-        if ((UInt128)m.Iova + m.Size > Viommu.WindowSize)
+        if ((UInt128)m.Iova + m.Size > Viommu.InputRange)
             throw new ProgramException($"iotlb-map [0x{m.Iova:x}, +0x{m.Size:x}) is outside the vIOMMU's 48-bit input range");
         if (Viommu.Overlaps(m.Iova, m.Size)) throw new ProgramException($"iotlb-map [0x{m.Iova:x}, +0x{m.Size:x}) overlaps a live IOTLB entry");
         Viommu.Add(new IotlbEntry(m.Iova, m.Size, m.Gpa, m.Writable));
@@ -471,7 +473,7 @@ public sealed class World
         events.DeviceStateChanged(dev);
     }
 
-    static void CheckFits(ulong gpa, ulong size, string what)
+    static void CheckFits(ulong gpa, UInt128 size, string what)
     {
         if ((UInt128)gpa + size > (UInt128)ulong.MaxValue + 1)
             throw new ProgramException($"{what} at 0x{gpa:x} would run past the end of the address space");

@@ -44,7 +44,7 @@ public sealed class FlatViewPainter
     }
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>
-        new(p.Mr, (ulong)from, (ulong)(to - from), (ulong)(from - p.Gpa), p.Mr.ReadOnly || p.ReadOnly);
+        new(p.Mr, (ulong)from, to - from, (ulong)(from - p.Gpa), p.Mr.ReadOnly || p.ReadOnly);
 
     /// <summary>Pieces are disjoint and few (a dozen): an insertion sort on the address beats
     /// the general sort and its comparison delegate.</summary>

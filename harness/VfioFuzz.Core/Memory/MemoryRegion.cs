@@ -6,7 +6,7 @@ namespace VfioFuzz.Memory;
 /// </summary>
 /// <param name="Owner">The owning device id, or null. vfio_get_vfio_device(owner) is non-null
 /// exactly when Owner is set, since every device in the World is a vfio-pci device.</param>
-public sealed record MemoryRegion(string Name, RegionKind Kind, ulong Size, RegionRole Role, string? Owner)
+public sealed record MemoryRegion(string Name, RegionKind Kind, UInt128 Size, RegionRole Role, string? Owner)
 {
     public bool IsRam => Kind is RegionKind.Ram or RegionKind.Rom or RegionKind.RamDevice;
     public bool IsRamDevice => Kind == RegionKind.RamDevice;

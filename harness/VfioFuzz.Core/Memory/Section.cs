@@ -5,7 +5,7 @@ namespace VfioFuzz.Memory;
 /// FlatRange when region, address, size, offset and readonly all match; that is the identity
 /// memory_region_transaction_commit uses to decide between region_del/region_add and nop.
 /// </summary>
-public readonly record struct Section(MemoryRegion Mr, ulong Gpa, ulong Size, ulong OffsetInRegion, bool ReadOnly)
+public readonly record struct Section(MemoryRegion Mr, ulong Gpa, UInt128 Size, ulong OffsetInRegion, bool ReadOnly)
 {
     /// <summary>Exclusive end, in 128 bits as QEMU computes it (a section may end at 2^64).</summary>
     public UInt128 End => (UInt128)Gpa + Size;

@@ -100,10 +100,10 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
         // In a RamDiscardManager section's registration replay the first failure ends the
         // replay (virtio-mem only reports it): the plugged blocks after it stay unmapped too.
         if (Section is { } rdmSection && World.DiscardManagerOf(rdmSection.Mr) is not null)
-            _injected.Add((rdmSection.Gpa, rdmSection.Size));
+            _injected.Add((rdmSection.Gpa, (ulong)rdmSection.Size));
         if (Section is { } s && s.Mr.IsRam && !s.Mr.IsRamDevice && !s.Mr.IsIommu && Notification is null && RamDiscard is null
             && World.DiscardManagerOf(s.Mr) is null)
-            AbortExpected ??= $"the map of {s.Key} failed with {call.Result} (fail-nth)";
+            AbortExpected ??= ExpectedAbort.RamMapFailed(s, $"the map of {s.Key} failed with {call.Result} (fail-nth)");
     }
 
     bool InjectedWithin(ulong iova, ulong length)
@@ -114,10 +114,10 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
         return false;
     }
 
-    /// <summary>Why QEMU stops the VM now, when an injected failure hit a map it cannot do
-    /// without: an abort of the target is then QEMU's own reaction, not a finding, and a target
-    /// that goes on is one (unexpected-errno:ignored-map-failure).</summary>
-    public string? AbortExpected { get; set; }
+    /// <summary>Why QEMU stops the VM now, when a failure hit something it cannot do without
+    /// (an injected map failure, a refused vIOMMU notifier): an abort of the target is then
+    /// QEMU's own reaction, not a finding, and a target that goes on is one.</summary>
+    public ExpectedAbort? AbortExpected { get; set; }
 
     /// <summary>The listener's registration is over (bc->initialized): a failed RAM map aborts
     /// from now on; before, it fails the registration.</summary>

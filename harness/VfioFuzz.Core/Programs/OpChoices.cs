@@ -105,7 +105,7 @@ static class OpChoices
     /// <summary>The GPA an IOTLB entry translates to: an IOMMU page of a system-memory
     /// section (any section: a map to MMIO is a guest's to make, and QEMU's to refuse).</summary>
     public static ulong IotlbGpa(Section target, byte c, ulong page) =>
-        (target.Gpa & ~(page - 1)) + (c % Math.Max(1, target.Size / page)) * page;
+        (target.Gpa & ~(page - 1)) + (c % Math.Max(1, (ulong)(target.Size / page))) * page;
 
     /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.
     /// A BAR smaller than a host page gets slots one host page apart, and bit 3 shifts it by

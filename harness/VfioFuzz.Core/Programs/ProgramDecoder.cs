@@ -156,7 +156,7 @@ public static class ProgramDecoder
                 var sections = world.View.Sections;
                 if (sections.Length == 0) return null;
                 var s = sections[b % sections.Length];
-                ulong pages = Math.Max(1, s.Size / world.Profile.HostPageSize);
+                ulong pages = Math.Max(1, (ulong)(s.Size / world.Profile.HostPageSize));
                 ulong gpa = s.Gpa + (c % pages) * world.Profile.HostPageSize;
                 return new AtsAccess(ats.Id, gpa);
             }

@@ -125,7 +125,7 @@ public static class ProgramEncoder
                     if (ats.Gpa >= sections[i].Gpa && ats.Gpa - sections[i].Gpa < sections[i].Size) { b = i; break; }
                 if (b < 0) return null;
                 ulong page = world.Profile.HostPageSize, offset = ats.Gpa - sections[b].Gpa;
-                ulong pages = Math.Max(1, sections[b].Size / page);
+                ulong pages = Math.Max(1, (ulong)(sections[b].Size / page));
                 bool onGrid = offset % page == 0 && offset / page < Math.Min(pages, 256);
                 return onGrid ? Bytes(7, a, b, (int)(offset / page)) : null;
             }

@@ -158,6 +158,10 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
 
         void Call(Section s, bool add)
         {
+            // A vIOMMU that refuses vfio's MAP notifier: QEMU's region_add fails, and so does
+            // the registration (at boot) or QEMU itself (hw_error, at run time).
+            if (add && s.Mr.IsIommu && ctx.World.Viommu.MapNotifierRefusal is { } refusal)
+                ctx.AbortExpected ??= ExpectedAbort.NotifierRefused(s, refusal);
             ctx.Section = s;
             try
             {
@@ -165,31 +169,26 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 else target.RegionDel(s);
             }
             finally { ctx.Section = null; }
-            if (add && ctx.ListenerInitialized && ctx.AbortExpected is { } why) IgnoredFailure(s, why, "region_add went on");
+            if (add && ctx.ListenerInitialized && ctx.AbortExpected is { } abort) IgnoredFailure(abort, "region_add went on");
         }
 
         /// <summary>After registration: a RAM map of the replay failed (fail-nth), and QEMU
         /// fails the registration, but the target's Initialized did not.</summary>
         public void InitializedDespiteFailure()
         {
-            if (ctx.AbortExpected is { } why) IgnoredFailure(null, why, "the listener's registration succeeded");
+            if (ctx.AbortExpected is { } abort) IgnoredFailure(abort, "the listener's registration succeeded");
         }
 
-        /// <summary>A target that goes on where QEMU stops: after a failed RAM map QEMU keeps the
-        /// first error and fails the registration (before initialization) or calls hw_error
-        /// (after); either way the VM does not run on with a hole in its DMA mappings.</summary>
-        void IgnoredFailure(Section? s, string why, string what)
+        /// <summary>A target that goes on where QEMU stops: after a failed RAM map or a refused
+        /// vIOMMU notifier QEMU keeps the first error and fails the registration (before
+        /// initialization) or calls hw_error (after); either way the VM does not run on.</summary>
+        void IgnoredFailure(ExpectedAbort abort, string what)
         {
             ctx.AbortExpected = null;
-            var role = s?.Mr.Role ?? RegionRole.GuestRam;
-            string sig = $"{FindingKinds.UnexpectedErrno}:ignored-map-failure:{role.Name()}";
+            string sig = $"{FindingKinds.UnexpectedErrno}:ignored-map-failure:{abort.Role.Name()}";
             if (ctx.Seen(sig)) return;
-            ctx.Report(new Finding(FindingKinds.UnexpectedErrno, sig, ctx.Step,
-                $"{why}, and {what}",
-                "QEMU cannot run a VM whose RAM is missing from the IOMMU: a failed map of a RAM section fails the listener's " +
-                "registration before initialization and is a hw_error (\"vfio: DMA mapping failed, unable to continue\") after it. " +
-                "This target carried on, so the device's DMA into that RAM faults.",
-                "the VM runs on with RAM the device cannot reach"));
+            ctx.Report(new Finding(FindingKinds.UnexpectedErrno, sig, ctx.Step, $"{abort.Why}, and {what}", abort.Consequence,
+                "the VM runs on with memory the device cannot reach"));
         }
 
         public void FailNth(int n, Errno errno)
@@ -302,7 +301,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                     "A call into the kernel's iommufd did not return within the backend watchdog: in QEMU this is a vCPU or the main loop stuck in an ioctl.",
                     "hang"));
             }
-            catch (QemuAbortException e) when (ctx.AbortExpected is { } why)
+            catch (QemuAbortException e) when (ctx.AbortExpected is { Why: var why })
             {
                 // QEMU's own reaction to the injected failure: the VM stops, nothing to report.
                 if (trace.Enabled) trace.Note($"QEMU stops here, as it does when {why}: {e.Message}");

@@ -38,7 +38,7 @@ public static class TraceConformance
         var devices = mmaps.GroupBy(m => Owner(m.Name)).Select(g => new PciDevice(new DeviceSpec(g.Key,
             g.Any(m => RoleOf(m.Name) == RegionRole.CxlDpa) ? DeviceKind.CxlType2 : g.Any(m => RoleOf(m.Name) == RegionRole.NvlinkAperture) ? DeviceKind.CoherentGpu : DeviceKind.Nic,
             Ats: false, []), hostPageSize)).ToArray();
-        var viommu = new Viommu();
+        var viommu = new Viommu(ViommuKind.Shadowing);   // the recording shows its notifications
         var live = new List<Section>();
         // What an IOTLB entry's GPA translates to in system memory: memory the recording shows
         // only as the VA QEMU mapped (see Notify).
