@@ -126,7 +126,7 @@ public static class ConformanceSuite
                     break;
                 case MapFile f:
                     // A kernel without MAP_FILE has no dmabuf fds to offer; any fd shows the command is unknown.
-                    int fd = host.Dmabufs.Keys.DefaultIfEmpty(0).First();
+                    int fd = host.Files.Keys.DefaultIfEmpty(0).First();
                     ioas.MapFile(f.Iova, f.Length, fd, 0, Rw);
                     break;
                 case Unmap u:

@@ -11,7 +11,8 @@ namespace VfioFuzz.Iommufd;
 /// (full size, never touched, so a 2 GiB region costs no memory until the kernel pins it); a
 /// BAR mmap is an mmap of /dev/mem, which is VM_PFNMAP|VM_IO like a real BAR mmap (needs a
 /// kernel without STRICT_DEVMEM, as the lab kernel; elsewhere it falls back to anonymous
-/// memory and says so); a dmabuf fd is a memfd of the BAR's size (kernels that have
+/// memory and says so); a dmabuf fd is a memfd of the BAR's size, a guest RAM memfd one of the
+/// region's (kernels that have
 /// IOMMU_IOAS_MAP_FILE accept a memfd; 6.12 answers ENOTTY to MAP_FILE whatever the fd).
 /// A VA outside every VMA is passed through unchanged: the simulated layout lives above
 /// 0x7f0000000000 and the conformance suite's "unmapped" VAs are in the first pages, which
@@ -28,7 +29,7 @@ public sealed unsafe class RealHostMemory : IDisposable
     {
         foreach (var (va, end, pfnMap) in host.Vmas)
             _maps.Add((va, end, Map(end - va, pfnMap)));
-        foreach (var (fd, size) in host.Dmabufs)
+        foreach (var (fd, size) in host.Files)
             _fds[fd] = MemFd(size);
     }
 
@@ -64,7 +65,7 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     static int MemFd(ulong size)
     {
-        var name = "vfio-fuzz-dmabuf\0"u8;
+        var name = "vfio-fuzz-file\0"u8;
         int fd;
         fixed (byte* n = name) fd = LibC.memfd_create(n, 0);
         if (fd < 0 || LibC.ftruncate(fd, (off_t)(long)size) != 0) throw new IOException($"memfd_create/ftruncate failed: errno {LibC.errno}");

@@ -45,7 +45,7 @@ public sealed class SimIoas : IIoas
         if (_kernel == KernelFlavor.NoDmabuf) return Errno.ENOTTY;
         var check = CheckMap(iova, length, flags);
         if (check != Errno.Ok) return check;
-        if (!_host.IsDmabufRange(fd, start, length)) return Errno.EINVAL;
+        if (!_host.IsFileRange(fd, start, length)) return Errno.EINVAL;
         _areas.Insert(iova, length, (flags & IoasMapFlags.Writeable) != 0);
         return Errno.Ok;
     }

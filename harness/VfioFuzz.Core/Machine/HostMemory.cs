@@ -10,14 +10,15 @@ public readonly record struct HostBacking(ulong Va, int Fd, ulong FdOffset, bool
 /// The QEMU process's side of guest memory: where each RAM/ram_device region is mmapped and
 /// whether its RAMBlock carries an fd. Since 11.0, vfio_region_mmap asks the kernel for a
 /// dmabuf per BAR and stores it in the mmaps' RAMBlocks; a kernel without the feature answers
-/// ENOTTY and the BAR keeps the VA path (a VM_PFNMAP mmap). The simulated kernel resolves
-/// user addresses and fds against this.
+/// ENOTTY and the BAR keeps the VA path (a VM_PFNMAP mmap). Guest RAM from a file-backed
+/// memory backend (memory-backend-memfd, -file on hugetlbfs) has its file's fd in its RAMBlock
+/// too. The simulated kernel resolves user addresses and fds against this.
 /// </summary>
 public sealed class HostMemory
 {
     readonly Dictionary<MemoryRegion, HostBacking> _backing = new(ReferenceEqualityComparer.Instance);
     readonly List<(ulong Va, ulong End, bool PfnMap)> _vmas = [];
-    readonly Dictionary<int, ulong> _dmabufSize = [];
+    readonly Dictionary<int, ulong> _fileSize = [];
     ulong _nextVa = 0x7f00_0000_0000UL;
     int _nextFd = 20;
 
@@ -27,10 +28,13 @@ public sealed class HostMemory
     /// with real mappings).</summary>
     public IReadOnlyList<(ulong Va, ulong End, bool PfnMap)> Vmas => _vmas;
 
-    /// <summary>The dmabuf fds this process holds and their sizes.</summary>
-    public IReadOnlyDictionary<int, ulong> Dmabufs => _dmabufSize;
+    /// <summary>The fds this process holds behind RAMBlocks (BAR dmabufs, guest RAM memfds) and
+    /// their sizes.</summary>
+    public IReadOnlyDictionary<int, ulong> Files => _fileSize;
 
-    public void Allocate(MemoryRegion mr, KernelFlavor kernel)
+    /// <summary>Lays out a region: its VA, and an fd when its RAMBlock has one (a BAR's dmabuf
+    /// on a kernel that exports them; guest RAM when <paramref name="memfd"/>).</summary>
+    public void Allocate(MemoryRegion mr, KernelFlavor kernel, bool memfd = false)
     {
         if (!mr.IsRam) return;
         ulong size = (ulong)mr.Size;   // RAM is never 2^64 bytes (only an IOMMU region is)
@@ -39,10 +43,10 @@ public sealed class HostMemory
         ulong va = (_nextVa + align - 1) & ~(align - 1);
         _nextVa = va + size;
         int fd = -1;
-        if (mr.IsPfnMap && kernel == KernelFlavor.Dmabuf)
+        if ((mr.IsPfnMap && kernel == KernelFlavor.Dmabuf) || (memfd && mr.Kind == RegionKind.Ram))
         {
             fd = _nextFd++;
-            _dmabufSize[fd] = size;
+            _fileSize[fd] = size;
         }
         _backing[mr] = new HostBacking(va, fd, 0, mr.IsPfnMap);
         _vmas.Add((va, va + size, mr.IsPfnMap));
@@ -55,7 +59,7 @@ public sealed class HostMemory
         ulong size = (ulong)mr.Size;   // a recording's regions are RAM
         _backing[mr] = new HostBacking(va, fd, fdOffset, mr.IsPfnMap);
         _vmas.Add((va, va + size, mr.IsPfnMap));
-        if (fd >= 0) _dmabufSize[fd] = Math.Max(_dmabufSize.GetValueOrDefault(fd), fdOffset + size);
+        if (fd >= 0) _fileSize[fd] = Math.Max(_fileSize.GetValueOrDefault(fd), fdOffset + size);
     }
 
     /// <summary>What pin_user_pages would find over [va, va+length): false when any byte is
@@ -77,7 +81,7 @@ public sealed class HostMemory
         return false;
     }
 
-    /// <summary>Whether fd is a dmabuf this process holds that spans [start, start+length).</summary>
-    public bool IsDmabufRange(int fd, ulong start, ulong length) =>
-        _dmabufSize.TryGetValue(fd, out var size) && start <= size && length <= size - start;
+    /// <summary>Whether fd is a file this process holds (a dmabuf or a memfd) that spans [start, start+length).</summary>
+    public bool IsFileRange(int fd, ulong start, ulong length) =>
+        _fileSize.TryGetValue(fd, out var size) && start <= size && length <= size - start;
 }

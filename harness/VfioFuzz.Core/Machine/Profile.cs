@@ -47,6 +47,11 @@ public enum KernelFlavor
 /// host is QEMU_VMALLOC_ALIGN, 2 MiB whatever the host page (include/qemu/osdep.h,
 /// util/oslib-posix.c qemu_anon_ram_alloc); seen by the lab's differential campaign on q35.
 /// File-backed RAM (hugetlbfs) would align to its page, larger still: not modelled.
+/// <paramref name="MemfdRam"/>: guest RAM (machine memory, DIMMs, virtio-mem) comes from
+/// memory-backend-memfd, so each RAMBlock has an fd and the iommufd container maps it with
+/// IOMMU_IOAS_MAP_FILE (vfio_container_dma_map; iommufd's dma_map_file, fb32965b6d, 2025-07-03); upstream
+/// has no fallback when that fails, NVIDIA's container retries with the VA (PR #20). Which
+/// alignment QEMU then asks of a DIMM is not known here: the profiles keep 2 MiB.
 /// </summary>
 public sealed record Profile(
     string Name,
@@ -67,7 +72,8 @@ public sealed record Profile(
     IReadOnlyList<PlatformRegionSpec>? Platform = null,
     ulong MemoryDeviceAlign = 2UL << 20,
     IReadOnlyList<(ulong Start, ulong End)>? PciWindows = null,
-    ViommuKind Viommu = ViommuKind.Shadowing)
+    ViommuKind Viommu = ViommuKind.Shadowing,
+    bool MemfdRam = false)
 {
     /// <summary>Whether system memory shows a BAR placed at [gpa, +size): the PCI address space
     /// reaches system memory only through the machine's windows (q35's pci-hole alias); with
@@ -144,6 +150,16 @@ public sealed record Profile(
         Description = "gb200-nvlink behind QEMU's emulated SMMUv3 (no accel): its IOMMU region is the device's address space " +
                       "from boot and it refuses vfio's MAP notifier, so the listener's registration must fail (no VM runs).",
         Viommu = ViommuKind.EmulatedSmmuv3,
+    };
+
+    /// <summary>gb200-nvlink with its guest RAM from memory-backend-memfd: every RAM map is an
+    /// IOMMU_IOAS_MAP_FILE (a dmabuf kernel has it).</summary>
+    public static readonly Profile Gb200NvlinkMemfd = Gb200Nvlink with
+    {
+        Name = "gb200-nvlink-memfd",
+        Description = "gb200-nvlink with guest RAM, DIMMs and virtio-mem from memory-backend-memfd: the iommufd container maps RAM " +
+                      "by fd (IOMMU_IOAS_MAP_FILE) instead of by address; a failed MAP_FILE is fatal upstream, retried by address in NVIDIA's tree.",
+        MemfdRam = true,
     };
 
     public static readonly Profile VrCxlType2 = new(
@@ -266,7 +282,7 @@ public sealed record Profile(
         ],
     };
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, Gb200NvlinkSmmuv3, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, Gb200NvlinkSmmuv3, Gb200NvlinkMemfd, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 

@@ -69,10 +69,10 @@ public sealed class World
         Profile = profile;
         Viommu = new Viommu(profile.Viommu);
         Ram = new MemoryRegion("ram", RegionKind.Ram, profile.RamSize, RegionRole.GuestRam, Owner: null);
-        Host.Allocate(Ram, profile.Kernel);
+        Host.Allocate(Ram, profile.Kernel, profile.MemfdRam);
         Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null))];
-        foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel);
-        if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel);
+        foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel, profile.MemfdRam);
+        if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel, profile.MemfdRam);
         _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null), p.Gpa))];
         foreach (var (mr, _) in _platform) Host.Allocate(mr, profile.Kernel);
 

@@ -103,7 +103,21 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
             _injected.Add((rdmSection.Gpa, (ulong)rdmSection.Size));
         if (Section is { } s && s.Mr.IsRam && !s.Mr.IsRamDevice && !s.Mr.IsIommu && Notification is null && RamDiscard is null
             && World.DiscardManagerOf(s.Mr) is null)
-            AbortExpected ??= ExpectedAbort.RamMapFailed(s, $"the map of {s.Key} failed with {call.Result} (fail-nth)");
+        {
+            if (AbortExpected is not null) return;
+            AbortExpected = ExpectedAbort.RamMapFailed(s, $"the map of {s.Key} failed with {call.Result} (fail-nth)");
+            _abortRange = (call.Iova, call.Length);
+        }
+    }
+
+    /// <summary>A map that succeeded: when it is a retry of the range whose injected failure
+    /// QEMU could not survive (NVIDIA's container maps by address after a failed MAP_FILE),
+    /// the listener never saw the failure: nothing stops, and the range is mapped after all.</summary>
+    public void Mapped(in MapCall call)
+    {
+        if (AbortExpected is null || _abortRange != (call.Iova, call.Length)) return;
+        AbortExpected = null;
+        _injected.Remove(_abortRange);
     }
 
     bool InjectedWithin(ulong iova, ulong length)
@@ -118,6 +132,9 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
     /// (an injected map failure, a refused vIOMMU notifier): an abort of the target is then
     /// QEMU's own reaction, not a finding, and a target that goes on is one.</summary>
     public ExpectedAbort? AbortExpected { get; set; }
+
+    /// <summary>The range whose failed map <see cref="AbortExpected"/> is about, if a map's.</summary>
+    (ulong Iova, ulong Length) _abortRange;
 
     /// <summary>The listener's registration is over (bc->initialized): a failed RAM map aborts
     /// from now on; before, it fails the registration.</summary>

@@ -29,6 +29,7 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
     {
         ctx.IoasCalls++;
         if (call.Injected) ctx.Injected(call);
+        else if (call.Result == Errno.Ok) ctx.Mapped(call);
         foreach (var o in oracles) o.OnMap(ctx, call);
         return call.Result;
     }
