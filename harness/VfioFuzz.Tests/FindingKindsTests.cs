@@ -25,7 +25,7 @@ public sealed class FindingKindsTests() : TempFolder("kinds")
         [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")], ContainerChoice.Iommufd),
         [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)], ContainerChoice.Iommufd),
         [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), [], ContainerChoice.Iommufd),
-        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")], ContainerChoice.Iommufd),
+        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new SetDirtyTracking(true), new SetViommu(true)], ContainerChoice.Iommufd),
         // The short unmap is ENOENT (swallowed) on iommufd and EINVAL (a bisected entry) on type1.
         [FindingKinds.ContainerDivergence] = (Profile.VrCxlType2, () => new DelTrimOffByOne(), [new SetCommandMem("nic0", false)], ContainerChoice.Both),
     };

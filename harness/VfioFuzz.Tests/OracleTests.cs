@@ -219,14 +219,28 @@ public class OracleTests
     [Fact]
     public void An_unmap_during_migration_must_read_the_dirty_bits_first()
     {
-        Op[] ops = [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new UnmapRegion("dimm0")];
+        // The guest turns its vIOMMU on mid-migration: every RAM section, the dimm's too, gets region_del.
+        Op[] ops = [new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new SetViommu(true)];
         var lost = Run(Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), ops);
         Assert.Equal(3, lost.Findings.Single(f => f.Signature == "dirty-lost:unmap-without-sync:guest-ram").Step);
         var upstream = new ProgramRunner(Profile.Gb200Nvlink, () => Repo.Catalog.Create("qemu-11.0"), new RunOptions(Trace: true)).Run(new FuzzProgram([.. ops]));
         Assert.True(upstream.Clean, string.Join("; ", upstream.Signatures));
         Assert.Contains(upstream.Trace, l => l.StartsWith("iommufd_backend_get_dirty_bitmap  iommufd=3 hwpt=2 iova=0x100000000 size=0x20000000", StringComparison.Ordinal));
         // Without migration the same target loses nothing.
-        Assert.True(Run(Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), new MapRegion("dimm0", World.HotplugBase), new UnmapRegion("dimm0")).Clean);
+        Assert.True(Run(Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), new MapRegion("dimm0", World.HotplugBase), new SetViommu(true)).Clean);
+    }
+
+    [Fact]
+    public void Qemu_refuses_dimm_hotplug_and_unplug_while_migrating()
+    {
+        // device_add and device_del are refused while migrating (softmmu/qdev-monitor.c): the
+        // World refuses the program, and the decoder never makes those ops then.
+        foreach (Op op in new Op[] { new UnmapRegion("dimm0"), new MapRegion("dimm1", 0x2_0000_0000UL) })
+        {
+            var e = Assert.Throws<ProgramException>(() => Run(Profile.Gb200Nvlink, "qemu-11.0", new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), op));
+            Assert.Contains("during migration", e.Message);
+        }
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), new SetDirtyTracking(false), new UnmapRegion("dimm0")).Clean);
     }
 
     [Fact]

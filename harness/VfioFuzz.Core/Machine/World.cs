@@ -196,8 +196,18 @@ public sealed class World
         }
     }
 
+    /// <summary>A pool region comes and goes with its device (device_add, device_del), which
+    /// QEMU refuses while a migration runs ("device_add not allowed while migrating",
+    /// "device_del not allowed while migrating": softmmu/qdev-monitor.c, read in 7.2).</summary>
+    void CheckNotMigrating(string op, string region)
+    {
+        if (DirtyTracking)
+            throw new ProgramException($"{op} {region} during migration: QEMU refuses device_add and device_del while migrating");
+    }
+
     void Plug(MapRegion m, IWorldEvents events)
     {
+        CheckNotMigrating("map-region", m.Region);
         var mr = PoolRegion(m.Region);
         if (_plugged.ContainsKey(m.Region)) throw new ProgramException($"region {m.Region} is already mapped");
         CheckFits(m.Gpa, mr.Size, m.Region);
@@ -209,6 +219,7 @@ public sealed class World
 
     void Unplug(UnmapRegion u, IWorldEvents events)
     {
+        CheckNotMigrating("unmap-region", u.Region);
         PoolRegion(u.Region);
         if (!_plugged.Remove(u.Region)) throw new ProgramException($"region {u.Region} is not mapped");
         _readOnly.Remove(u.Region);

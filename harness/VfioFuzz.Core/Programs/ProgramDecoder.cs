@@ -61,12 +61,12 @@ public static class ProgramDecoder
             {
                 var free = OpChoices.Pick(world.Pool, world, OpChoices.Free, a);
                 ulong gpa = OpChoices.HotplugGpa(b);
-                return free is null || gpa % world.Profile.MemoryDeviceAlign != 0 ? null : new MapRegion(free.Name, gpa);
+                return free is null || world.DirtyTracking || gpa % world.Profile.MemoryDeviceAlign != 0 ? null : new MapRegion(free.Name, gpa);
             }
             case 1:
             {
                 var plugged = OpChoices.Pick(world.Pool, world, OpChoices.Plugged, a);
-                return plugged is null ? null : new UnmapRegion(plugged.Name);
+                return plugged is null || world.DirtyTracking ? null : new UnmapRegion(plugged.Name);
             }
             case 2:
                 return new SetCommandMem(devices[a % devices.Length].Id, (b & 1) != 0);
