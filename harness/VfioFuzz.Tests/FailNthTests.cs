@@ -91,11 +91,11 @@ public sealed class FailNthTests() : TempFolder("fail-nth")
         var broken = new InProcessCampaign(Profile.VrCxlType2, "test-ignores-ram-map-failure", () => new IgnoresRamMapFailure(), new FindingStore(Dir));
         broken.Run(seed: 1, TimeSpan.FromMinutes(5), progress: null, CancellationToken.None, maxExecs: Repo.SmokeExecs);
         Assert.Contains(broken.Findings, f => f.Finding.Signature == "unexpected-errno:ignored-map-failure:guest-ram");
-        // No false positive from injected failures on upstream: only the modelled reset timeout.
+        // No false positive from injected failures on upstream: only what upstream's code does.
         var upstream = new InProcessCampaign(Profile.VrCxlType2, "qemu-11.0", () => Repo.Catalog.Create("qemu-11.0"), new FindingStore(Path.Combine(Dir, "upstream")),
             new RunOptions(Container: ContainerChoice.Both));
         upstream.Run(seed: 1, TimeSpan.FromMinutes(5), progress: null, CancellationToken.None, maxExecs: Repo.SmokeExecs);
-        Assert.All(upstream.Findings, f => Assert.Equal("timeout:atc-inv:cxl-type2", f.Finding.Signature));
+        Assert.All(upstream.Findings, f => Assert.Contains(f.Finding.Signature, UpstreamFindings.All));
     }
 
     [Fact]

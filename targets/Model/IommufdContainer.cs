@@ -53,11 +53,11 @@ public class IommufdContainer(ListenerEnvironment env) : VfioContainer(env)
     /// <summary>unmap_all is iova 0, length UINT64_MAX. With an IOTLB entry while dirty tracking
     /// is on, the dirty bitmap of the range is read first (vfio_container_query_dirty_bitmap),
     /// so what the device dirtied survives.</summary>
-    public override int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
+    public override int DmaUnmap(ulong iova, UInt128 size, ulong? translatedAddr = null)
     {
-        if (iotlb && DirtyTrackingStarted)
+        if (translatedAddr is { } marked && DirtyTrackingStarted)
         {
-            Env.DirtyLog?.Sync(iova, size);
+            Env.DirtyLog?.Sync(iova, size, marked);
             if (Env.Trace.Enabled)
                 Env.Trace.Emit("iommufd_backend_get_dirty_bitmap",
                     $" iommufd={IommufdFd} hwpt={IoasId + 1} iova=0x{iova:x} size=0x{size:x} page_size=0x{Env.HostPageSize:x} (0)");

@@ -42,13 +42,13 @@ public class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel) : Vfio
         return err;
     }
 
-    public override int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
+    public override int DmaUnmap(ulong iova, UInt128 size, ulong? translatedAddr = null)
     {
-        if (!IsUnmapAll(size)) return UnmapOne(iova, (ulong)size, iotlb, Type1UnmapFlags.None);
-        if (kernel.UnmapAllSupported) return UnmapOne(0, 0, iotlb, Type1UnmapFlags.All);
+        if (!IsUnmapAll(size)) return UnmapOne(iova, (ulong)size, translatedAddr, Type1UnmapFlags.None);
+        if (kernel.UnmapAllSupported) return UnmapOne(0, 0, translatedAddr, Type1UnmapFlags.All);
         const ulong half = 1UL << 63;
-        int ret = UnmapOne(0, half, iotlb, Type1UnmapFlags.None);
-        return ret == 0 ? UnmapOne(half, half, iotlb, Type1UnmapFlags.None) : ret;
+        int ret = UnmapOne(0, half, translatedAddr, Type1UnmapFlags.None);
+        return ret == 0 ? UnmapOne(half, half, translatedAddr + half, Type1UnmapFlags.None) : ret;
     }
 
     /// <summary>vfio_legacy_dma_unmap_one. With an IOTLB entry while dirty tracking is on, the
@@ -56,10 +56,10 @@ public class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel) : Vfio
     /// them (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP), with device tracking they are queried after
     /// it from the device's log, which the unmap does not clear. Either way none is lost, so
     /// the model reads them just before the call (the kernel's dirty bitmap is not modelled).</summary>
-    protected int UnmapOne(ulong iova, ulong size, bool iotlb, Type1UnmapFlags flags)
+    protected int UnmapOne(ulong iova, ulong size, ulong? translatedAddr, Type1UnmapFlags flags)
     {
         ulong asked = size;
-        if (iotlb && DirtyTrackingStarted) Env.DirtyLog?.Sync(iova, asked);
+        if (translatedAddr is { } marked && DirtyTrackingStarted) Env.DirtyLog?.Sync(iova, asked, marked);
         var err = kernel.UnmapDma(iova, ref size, flags);
         if (Env.Trace.Enabled)
             Env.Trace.Emit("vfio_fuzz_type1_unmap_dma",

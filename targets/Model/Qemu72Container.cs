@@ -24,25 +24,25 @@ public sealed class Qemu72Container(ListenerEnvironment env, IType1Iommu kernel)
         return ret;
     }
 
-    public override int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false)
+    public override int DmaUnmap(ulong iova, UInt128 size, ulong? translatedAddr = null)
     {
-        if (!IsUnmapAll(size)) return Unmap(iova, (ulong)size, iotlb);
+        if (!IsUnmapAll(size)) return Unmap(iova, (ulong)size, translatedAddr);
         // The listener's split of a full 64-bit section ("the unmap ioctl doesn't accept a
         // full 64-bit span"): both halves are unmapped and each error reported.
         const ulong half = 1UL << 63;
-        int first = Unmap(0, half, iotlb), second = Unmap(half, half, iotlb);
+        int first = Unmap(0, half, translatedAddr), second = Unmap(half, half, translatedAddr + half);
         return first != 0 ? first : second;
     }
 
-    int Unmap(ulong iova, ulong size, bool iotlb)
+    int Unmap(ulong iova, ulong size, ulong? translatedAddr)
     {
-        int ret = UnmapOne(iova, size, iotlb, Type1UnmapFlags.None);
+        int ret = UnmapOne(iova, size, translatedAddr, Type1UnmapFlags.None);
         ulong page = Kernel.IovaPgsizes & (~Kernel.IovaPgsizes + 1);
         while (ret == -(int)Errno.EINVAL && size > page && (UInt128)iova + size == (UInt128)ulong.MaxValue + 1)
         {
             if (Env.Trace.Enabled) Env.Trace.Emit("vfio_dma_unmap_overflow_workaround", "");
             size -= page;
-            ret = UnmapOne(iova, size, iotlb, Type1UnmapFlags.None);
+            ret = UnmapOne(iova, size, translatedAddr, Type1UnmapFlags.None);
         }
         if (ret != 0) Env.Trace.Stderr($"VFIO_UNMAP_DMA failed: {ErrnoText((Errno)(-ret))}");
         return ret;

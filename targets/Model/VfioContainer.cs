@@ -23,7 +23,12 @@ public abstract class VfioContainer(ListenerEnvironment env)
 
     /// <summary>size == 2^64 is unmap_all. With an IOTLB entry (<paramref name="iotlb"/>) while
     /// dirty tracking is on, the dirty bits of the range are read as part of the unmap.</summary>
-    public abstract int DmaUnmap(ulong iova, UInt128 size, bool iotlb = false);
+    /// <summary>vfio_container_dma_unmap. <paramref name="translatedAddr"/> is the
+    /// translated_addr of the IOTLB entry the listener passes (null when it passes none):
+    /// while dirty tracking is on the backend reads the range's dirty bits first and marks
+    /// them at that address as a ram_addr (vfio_container_query_dirty_bitmap ->
+    /// physical_memory_set_dirty_lebitmap).</summary>
+    public abstract int DmaUnmap(ulong iova, UInt128 size, ulong? translatedAddr = null);
 
     protected static bool IsUnmapAll(UInt128 size) => size == (UInt128)ulong.MaxValue + 1;
 }

@@ -208,7 +208,7 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>vfio_ram_discard_notify_discard: one unmap of the notified range; errors only reported.</summary>
     protected virtual void NotifyDiscard(Section s, ulong offset, ulong size)
     {
-        UnmapReportingErrors(s.Gpa + (offset - s.OffsetInRegion), size, iotlb: false);
+        UnmapReportingErrors(s.Gpa + (offset - s.OffsetInRegion), size, translatedAddr: null);
     }
 
     /// <summary>The is_iommu branch of region_add: a notifier for the section's range (not
@@ -254,7 +254,7 @@ public abstract class VfioListener : ListenerTarget
             Env.Trace.Emit("vfio_iommu_map_notify", $"iommu {(e.IsMap ? "MAP" : "UNMAP")} @ 0x{iova:x} - 0x{(UInt128)iova + e.Size - 1:x}");
         if (!e.IsMap)
         {
-            NotifyUnmap(iova, e.Size);
+            NotifyUnmap(iova, e.Size, e.Gpa);
             return;
         }
         if (Env.ResolveGpa?.Invoke(e.Gpa) is not { } target || !target.Mr.IsRam)
@@ -285,21 +285,25 @@ public abstract class VfioListener : ListenerTarget
     }
 
     /// <summary>vfio_iommu_map_notify's UNMAP: one unmap of the notification's own entry, by IOVA
-    /// (its IOTLB entry lets the backend read the dirty bits first); a patch may change it.</summary>
-    protected virtual void NotifyUnmap(ulong iova, ulong size) => UnmapReportingErrors(iova, size, iotlb: true);
+    /// (its IOTLB entry lets the backend read the dirty bits first); a patch may change it.
+    /// The model's entry carries the translation the guest had programmed; what QEMU's vIOMMUs
+    /// put in an UNMAP entry's translated_addr is not modelled, so where those dirty bits land
+    /// is not judged.</summary>
+    protected virtual void NotifyUnmap(ulong iova, ulong size, ulong gpa) => UnmapReportingErrors(iova, size, translatedAddr: gpa);
 
     /// <summary>vfio_iommu_map_notify after the translation: upstream maps whatever it
     /// translated to (ram_device included); a patch may skip here.</summary>
     protected virtual bool SkipNotifyMap(in Section target, ulong iova, ulong size) => false;
 
     /// <summary>The call at the end of region_del; errors are only reported.</summary>
-    protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize) => UnmapReportingErrors(iova, llsize, SyncsDirtyOnDel(s));
+    protected virtual void DmaUnmap(in Section s, ulong iova, UInt128 llsize) =>
+        UnmapReportingErrors(iova, llsize, SyncsDirtyOnDel(s) ? DirtyEntryTranslatedAddr(s, iova) : null);
 
     /// <summary>vfio_container_dma_unmap where its error is only reported (every unmap path of
     /// the listener: region_del, a discard, a vIOMMU UNMAP).</summary>
-    void UnmapReportingErrors(ulong iova, UInt128 size, bool iotlb)
+    void UnmapReportingErrors(ulong iova, UInt128 size, ulong? translatedAddr)
     {
-        int ret = Container.DmaUnmap(iova, size, iotlb);
+        int ret = Container.DmaUnmap(iova, size, translatedAddr);
         if (ret != 0)
             Env.Trace.Stderr($"{DmaUnmapName}(0x0, 0x{iova:x}, 0x{size:x}) = {ret} ({(Errno)(-ret)})");
     }
@@ -307,6 +311,12 @@ public abstract class VfioListener : ListenerTarget
     /// <summary>11.0+: while global dirty tracking is on, region_del of a writable RAM section
     /// passes an identity IOTLB entry so the backend reads the dirty bits before the unmap.</summary>
     protected virtual bool SyncsDirtyOnDel(in Section s) => Container.DirtyTrackingStarted && s.Mr.IsRam && !s.ReadOnly;
+
+    /// <summary>The translated_addr of region_del's fake IOTLB entry. Upstream's is the IOVA
+    /// itself ("an IOTLB entry for identity mapping": entry.translated_addr = iova), which the
+    /// backend then uses as the ram_addr to mark dirty: right only where the section's GPA
+    /// equals its ram_addr.</summary>
+    protected virtual ulong DirtyEntryTranslatedAddr(in Section s, ulong iova) => iova;
 
     public override void LogGlobal(bool started) => Container.DirtyTrackingStarted = started;
 

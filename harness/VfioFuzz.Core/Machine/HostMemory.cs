@@ -2,9 +2,10 @@ using VfioFuzz.Memory;
 
 namespace VfioFuzz.Machine;
 
-/// <summary>How the QEMU process backs one region: its mmap address, and the fd of its
-/// RAMBlock (-1 when none) with the offset vfio_container_dma_map passes to MAP_FILE.</summary>
-public readonly record struct HostBacking(ulong Va, int Fd, ulong FdOffset, bool PfnMap);
+/// <summary>How the QEMU process backs one region: its mmap address, the fd of its RAMBlock
+/// (-1 when none) with the offset vfio_container_dma_map passes to MAP_FILE, and the RAMBlock's
+/// ram_addr (its offset in QEMU's ram_addr space, where its dirty bits live).</summary>
+public readonly record struct HostBacking(ulong Va, int Fd, ulong FdOffset, bool PfnMap, ulong RamAddr);
 
 /// <summary>
 /// The QEMU process's side of guest memory: where each RAM/ram_device region is mmapped and
@@ -20,6 +21,10 @@ public sealed class HostMemory
     readonly List<(ulong Va, ulong End, bool PfnMap)> _vmas = [];
     readonly Dictionary<int, ulong> _fileSize = [];
     ulong _nextVa = 0x7f00_0000_0000UL;
+    // RAMBlocks get ram_addrs in the order they are allocated, packed: the first (the
+    // machine's RAM, created before the board) at 0, as QEMU's find_ram_offset gives it. Where
+    // QEMU puts later blocks (the first gap that fits) is this model's layout, not QEMU's.
+    ulong _nextRamAddr;
     int _nextFd = 20;
 
     public HostBacking this[MemoryRegion mr] => _backing[mr];
@@ -48,7 +53,7 @@ public sealed class HostMemory
             fd = _nextFd++;
             _fileSize[fd] = size;
         }
-        _backing[mr] = new HostBacking(va, fd, 0, mr.IsPfnMap);
+        _backing[mr] = new HostBacking(va, fd, 0, mr.IsPfnMap, NextRamAddr(size));
         _vmas.Add((va, va + size, mr.IsPfnMap));
     }
 
@@ -57,9 +62,16 @@ public sealed class HostMemory
     public void Adopt(MemoryRegion mr, ulong va, int fd = -1, ulong fdOffset = 0)
     {
         ulong size = (ulong)mr.Size;   // a recording's regions are RAM
-        _backing[mr] = new HostBacking(va, fd, fdOffset, mr.IsPfnMap);
+        _backing[mr] = new HostBacking(va, fd, fdOffset, mr.IsPfnMap, NextRamAddr(size));
         _vmas.Add((va, va + size, mr.IsPfnMap));
         if (fd >= 0) _fileSize[fd] = Math.Max(_fileSize.GetValueOrDefault(fd), fdOffset + size);
+    }
+
+    ulong NextRamAddr(ulong size)
+    {
+        ulong at = _nextRamAddr;
+        _nextRamAddr += size;
+        return at;
     }
 
     /// <summary>What pin_user_pages would find over [va, va+length): false when any byte is

@@ -1,3 +1,4 @@
+using VfioFuzz.Iommufd;
 using VfioFuzz.Memory;
 
 namespace VfioFuzz.Oracles;
@@ -25,7 +26,12 @@ public sealed class DirtyTrackingOracle : Oracle
             for (int i = 0; i < call.Removed.Count; i++)
             {
                 var area = call.Removed[i];
-                if (!area.Writeable || ctx.DirtyLog.Covers(area.Iova, area.End)) continue;
+                if (!area.Writeable) continue;
+                if (ctx.DirtyLog.Covers(area.Iova, area.End))
+                {
+                    if (Misattributed(ctx, area)) return;
+                    continue;
+                }
                 var role = ctx.Section?.Mr.Role ?? (ctx.World.Viommu.Enabled ? null : ctx.World.SystemView.Find(area.Iova)?.Mr.Role) ?? RegionRole.GuestRam;
                 string sig = $"{FindingKinds.DirtyLost}:unmap-without-sync:{role.Name()}";
                 if (ctx.Seen(sig)) return;
@@ -40,5 +46,31 @@ public sealed class DirtyTrackingOracle : Oracle
             }
         }
         finally { ctx.DirtyLog.Clear(); }   // a read only answers the unmap right after it
+    }
+
+    /// <summary>A region_del of guest RAM whose dirty bits were read before the unmap but
+    /// marked at another ram_addr than the section's own: the backend marks them at the IOTLB
+    /// entry's translated_addr taken as a ram_addr, and upstream's identity entry passes the
+    /// IOVA (the GPA), which is that ram_addr only where GPA and ram_addr coincide. Migration
+    /// then resends the wrong pages and never the ones the device wrote. Judged for guest RAM
+    /// in region_del only: a vIOMMU UNMAP entry's translated_addr is not modelled, and device
+    /// memory (ram_device) is not migrated as RAM.</summary>
+    static bool Misattributed(RunContext ctx, in IoasArea area)
+    {
+        if (ctx.Section is not { } s || s.Mr.Kind != RegionKind.Ram || ctx.Notification is not null || ctx.RamDiscard is not null
+            || area.Iova < s.Gpa || area.Iova >= s.End)
+            return false;
+        ulong ramAddr = ctx.World.Host[s.Mr].RamAddr + s.OffsetInRegion + (area.Iova - s.Gpa);
+        if (ctx.DirtyLog.MarkedAt(area.Iova) is not { } marked || marked == ramAddr) return false;
+        string sig = $"{FindingKinds.DirtyLost}:misattributed:{s.Mr.Role.Name()}";
+        if (ctx.Seen(sig)) return true;
+        ctx.Report(new Finding(FindingKinds.DirtyLost, sig, ctx.Step,
+            $"region_del of {s.Key} read the dirty bits of [0x{area.Iova:x}, 0x{area.End:x}) before the unmap but marked them at " +
+            $"ram_addr 0x{marked:x}; the section's RAMBlock holds them at ram_addr 0x{ramAddr:x}",
+            "The backend marks the bits it reads at the IOTLB entry's translated_addr, taken as a ram_addr " +
+            "(vfio_container_query_dirty_bitmap -> physical_memory_set_dirty_lebitmap). region_del's identity entry passes " +
+            "the IOVA, the guest-physical address, which is the ram_addr only where the two coincide.",
+            "silent guest memory corruption after migration: the pages the device wrote are never resent, others are"));
+        return true;
     }
 }
