@@ -248,6 +248,19 @@ public class OracleTests
     }
 
     [Fact]
+    public void A_virtio_mem_section_deleted_during_migration_is_upstreams_own_gap()
+    {
+        // The vIOMMU switch deletes the virtio-mem section; its listener's discard of the plugged
+        // block unmaps it with no IOTLB entry: upstream reads no dirty bits there.
+        var gap = Run(Profile.Gb200Nvlink, "qemu-11.0", new VmemPlug(2), new SetDirtyTracking(true), new SetViommu(true));
+        Assert.Equal(3, gap.Findings.Single(f => f.Signature == "dirty-lost:upstream-gap:guest-ram").Step);
+        Assert.Contains("vfio_ram_discard_notify_discard", gap.Findings.Single(f => f.Signature == "dirty-lost:upstream-gap:guest-ram").Explanation);
+        // Nothing plugged, or no migration: nothing to lose.
+        Assert.DoesNotContain("dirty-lost:upstream-gap:guest-ram", Run(Profile.Gb200Nvlink, "qemu-11.0", new SetDirtyTracking(true), new SetViommu(true)).Signatures);
+        Assert.True(Run(Profile.Gb200Nvlink, "qemu-11.0", new VmemPlug(2), new SetViommu(true)).Clean);
+    }
+
+    [Fact]
     public void Qemu_refuses_dimm_hotplug_and_unplug_while_migrating()
     {
         // device_add and device_del are refused while migrating (softmmu/qdev-monitor.c): the

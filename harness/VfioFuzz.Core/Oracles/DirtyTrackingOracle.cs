@@ -7,13 +7,18 @@ namespace VfioFuzz.Oracles;
 /// While migration tracks dirty pages, a writable mapping must not leave the IOAS before its
 /// dirty bits are read: the pages the device wrote since the last sync would be lost and the
 /// destination would get stale guest memory. Upstream 11.0 reads them on region_del (an
-/// identity IOTLB entry) and on a vIOMMU UNMAP (the entry itself). Two unmaps are not held to
-/// it, because upstream passes no IOTLB entry there and whether that loses device-dirtied pages
-/// is not settled: a RamDiscardManager discard (§1.4; virtio-mem refuses unplugs while
-/// migrating, but a section's final discard can still happen) and the one big unmap of a
-/// deleted vIOMMU window (§2). Nor is teardown: the listener unregisters when the last device
-/// goes, and QEMU refuses device_del while a migration runs ("device_del not allowed while
-/// migrating"), so no teardown unmap happens during one.
+/// identity IOTLB entry) and on a vIOMMU UNMAP (the entry itself), and marks them at the
+/// entry's translated_addr taken as a ram_addr (<see cref="Misattributed"/>).
+/// Where upstream itself unmaps without a read, the finding is its own family,
+/// <c>dirty-lost:upstream-gap:&lt;role&gt;</c>: the discard a RamDiscardManager section's
+/// region_del sends for its plugged blocks (vfio_ram_discard_notify_discard passes no IOTLB
+/// entry, qemu-listener.md §1.4; e.g. the device's address space switching to the vIOMMU's
+/// mid-migration). Not held to the rule: the one big unmap of a deleted vIOMMU window, because
+/// upstream relies on the vIOMMU to send its own UNMAPs, each with an entry, before it switches
+/// (the identity-entry patch's comment names VT-d's vtd_address_space_unmap_in_dirty_tracking),
+/// which this model's vIOMMU does not, and whether SMMUv3 or virtio-iommu do is not known here;
+/// a guest's virtio-mem unplug (refused while migrating); and teardown (QEMU refuses device_del
+/// while migrating, "device_del not allowed while migrating", so no teardown unmap happens during one).
 /// </summary>
 public sealed class DirtyTrackingOracle : Oracle
 {
@@ -22,7 +27,11 @@ public sealed class DirtyTrackingOracle : Oracle
         try
         {
             if (!ctx.World.DirtyTracking || ctx.DevicesDetached || call.Removed.Count == 0) return;
-            if (ctx.RamDiscard is not null || ctx.Section is { } s && (s.Mr.IsIommu || ctx.World.DiscardManagerOf(s.Mr) is not null)) return;
+            if (ctx.RamDiscard is not null || ctx.Section is { Mr.IsIommu: true }) return;
+            // A RamDiscardManager section: its region_del's discard is upstream's own gap; its
+            // region_add unmaps only a populate it rolls back (nothing there was dirtied yet).
+            bool rdmSection = ctx.Section is { } sec0 && ctx.World.DiscardManagerOf(sec0.Mr) is not null;
+            if (rdmSection && !ctx.Deleting) return;
             for (int i = 0; i < call.Removed.Count; i++)
             {
                 var area = call.Removed[i];
@@ -33,11 +42,15 @@ public sealed class DirtyTrackingOracle : Oracle
                     continue;
                 }
                 var role = ctx.Section?.Mr.Role ?? (ctx.World.Viommu.Enabled ? null : ctx.World.SystemView.Find(area.Iova)?.Mr.Role) ?? RegionRole.GuestRam;
-                string sig = $"{FindingKinds.DirtyLost}:unmap-without-sync:{role.Name()}";
+                string sig = $"{FindingKinds.DirtyLost}:{(rdmSection ? "upstream-gap" : "unmap-without-sync")}:{role.Name()}";
                 if (ctx.Seen(sig)) return;
                 ctx.Report(new Finding(FindingKinds.DirtyLost, sig, ctx.Step,
                     $"[0x{area.Iova:x}, 0x{area.End:x}) left the IOAS during migration without its dirty bits being read" +
                     (ctx.Section is { } sec ? $" (region_del of {sec.Key})" : " (outside any region_del)"),
+                    (rdmSection
+                        ? "Upstream's own gap: a RamDiscardManager section's region_del unregisters its listener, whose discard of the " +
+                          "plugged blocks unmaps them with no IOTLB entry (vfio_ram_discard_notify_discard), so nothing reads their dirty bits. "
+                        : "") +
                     "With global dirty tracking on, an unmap must carry an IOTLB entry so the backend reads the dirty bitmap of the " +
                     "range first (11.0's identity entry in region_del). Without it, pages the device wrote since the last sync are " +
                     "never sent: the destination VM runs on stale memory.",

@@ -23,6 +23,9 @@ public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind
     public int Step { get; set; }
     public Section? Section { get; set; }
 
+    /// <summary>Whether <see cref="Section"/> is being deleted (region_del) rather than added.</summary>
+    public bool Deleting { get; set; }
+
     /// <summary>The guest IOTLB notification being delivered, if any (its map or unmap has no
     /// section: vfio_iommu_map_notify).</summary>
     public IotlbEvent? Notification { get; set; }

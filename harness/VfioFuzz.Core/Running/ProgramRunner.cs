@@ -163,12 +163,13 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             if (add && s.Mr.IsIommu && ctx.World.Viommu.MapNotifierRefusal is { } refusal)
                 ctx.AbortExpected ??= ExpectedAbort.NotifierRefused(s, refusal);
             ctx.Section = s;
+            ctx.Deleting = !add;
             try
             {
                 if (add) target.RegionAdd(s);
                 else target.RegionDel(s);
             }
-            finally { ctx.Section = null; }
+            finally { ctx.Section = null; ctx.Deleting = false; }
             if (add && ctx.ListenerInitialized && ctx.AbortExpected is { } abort) IgnoredFailure(abort, "region_add went on");
         }
 
