@@ -48,7 +48,7 @@ public class LegacyContainer(ListenerEnvironment env, IType1Iommu kernel) : Vfio
         if (kernel.UnmapAllSupported) return UnmapOne(0, 0, translatedAddr, Type1UnmapFlags.All);
         const ulong half = 1UL << 63;
         int ret = UnmapOne(0, half, translatedAddr, Type1UnmapFlags.None);
-        return ret == 0 ? UnmapOne(half, half, translatedAddr + half, Type1UnmapFlags.None) : ret;
+        return ret == 0 ? UnmapOne(half, half, translatedAddr, Type1UnmapFlags.None) : ret;
     }
 
     /// <summary>vfio_legacy_dma_unmap_one. With an IOTLB entry while dirty tracking is on, the

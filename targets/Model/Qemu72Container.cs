@@ -30,7 +30,7 @@ public sealed class Qemu72Container(ListenerEnvironment env, IType1Iommu kernel)
         // The listener's split of a full 64-bit section ("the unmap ioctl doesn't accept a
         // full 64-bit span"): both halves are unmapped and each error reported.
         const ulong half = 1UL << 63;
-        int first = Unmap(0, half, translatedAddr), second = Unmap(half, half, translatedAddr + half);
+        int first = Unmap(0, half, translatedAddr), second = Unmap(half, half, translatedAddr);
         return first != 0 ? first : second;
     }
 
