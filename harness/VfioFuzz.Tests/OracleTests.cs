@@ -261,11 +261,12 @@ public class OracleTests
     }
 
     [Fact]
-    public void Qemu_refuses_dimm_hotplug_and_unplug_while_migrating()
+    public void Qemu_refuses_memory_hotplug_and_unplug_while_migrating()
     {
-        // device_add and device_del are refused while migrating (softmmu/qdev-monitor.c): the
-        // World refuses the program, and the decoder never makes those ops then.
-        foreach (Op op in new Op[] { new UnmapRegion("dimm0"), new MapRegion("dimm1", 0x2_0000_0000UL) })
+        // device_add and device_del are refused while migrating (softmmu/qdev-monitor.c), and
+        // virtio-mem answers plug and unplug requests BUSY (virtio_mem_is_busy): the World
+        // refuses the program, and the decoder never makes those ops then.
+        foreach (Op op in new Op[] { new UnmapRegion("dimm0"), new MapRegion("dimm1", 0x2_0000_0000UL), new VmemPlug(2) })
         {
             var e = Assert.Throws<ProgramException>(() => Run(Profile.Gb200Nvlink, "qemu-11.0", new MapRegion("dimm0", World.HotplugBase), new SetDirtyTracking(true), op));
             Assert.Contains("during migration", e.Message);

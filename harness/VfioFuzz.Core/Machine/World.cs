@@ -411,6 +411,7 @@ public sealed class World
     void PlugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
+        CheckVirtioMemNotBusy("vmem-plug");
         // virtio-mem answers a plug of a plugged block with VIRTIO_MEM_RESP_ERROR and changes
         // nothing. Not an illegal program: whether a block is plugged can depend on the listener
         // (a populate that failed refused the plug), which the decoder's World cannot know.
@@ -426,12 +427,20 @@ public sealed class World
         events.DirtyTracking(on);
     }
 
-    /// <summary>virtio-mem unplugs a block: every listener is told to discard it first. While
-    /// migrating virtio-mem refuses unplug requests (its memory is being migrated).</summary>
+    /// <summary>While a migration runs virtio-mem answers plug and unplug requests with
+    /// VIRTIO_MEM_RESP_BUSY and changes nothing (virtio_mem_is_busy in hw/virtio/virtio-mem.c,
+    /// read in 7.2: unplugged blocks must stay out of the migration stream, and a block plugged
+    /// mid-migration could differ between source and destination).</summary>
+    void CheckVirtioMemNotBusy(string op)
+    {
+        if (DirtyTracking) throw new ProgramException($"{op} during migration: virtio-mem refuses plug and unplug requests while migrating");
+    }
+
+    /// <summary>virtio-mem unplugs a block: every listener is told to discard it first.</summary>
     void UnplugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
-        if (DirtyTracking) throw new ProgramException("vmem-unplug during migration: virtio-mem refuses unplug requests while dirty tracking is on");
+        CheckVirtioMemNotBusy("vmem-unplug");
         if (!VirtioMem.IsPopulated(block)) return;   // VIRTIO_MEM_RESP_ERROR, as for a plug above
         VirtioMem.SetPopulated(block, false);
         events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);

@@ -17,7 +17,7 @@ namespace VfioFuzz.Oracles;
 /// upstream relies on the vIOMMU to send its own UNMAPs, each with an entry, before it switches
 /// (the identity-entry patch's comment names VT-d's vtd_address_space_unmap_in_dirty_tracking),
 /// which this model's vIOMMU does not, and whether SMMUv3 or virtio-iommu do is not known here;
-/// a guest's virtio-mem unplug (refused while migrating); and teardown (QEMU refuses device_del
+/// a guest's virtio-mem unplug (refused while migrating, as a plug is); and teardown (QEMU refuses device_del
 /// while migrating, "device_del not allowed while migrating", so no teardown unmap happens during one).
 /// </summary>
 public sealed class DirtyTrackingOracle : Oracle

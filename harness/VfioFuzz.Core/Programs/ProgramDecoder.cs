@@ -97,7 +97,7 @@ public static class ProgramDecoder
                 return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
             }
             case 15:
-                return OpChoices.VmemBlock(world, plugged: false, a) is { } unplugged ? new VmemPlug(unplugged) : null;
+                return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: false, a) is { } unplugged ? new VmemPlug(unplugged) : null;
             case 16:
                 return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
             case 17:
