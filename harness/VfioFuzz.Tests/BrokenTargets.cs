@@ -48,7 +48,7 @@ sealed class KeepsIommuNotifier : VfioListener
 sealed class DirtyEntryAtRamAddr : VfioListener
 {
     public override TargetInfo Info { get; } = new("test-dirty-entry-at-ram-addr", "test", [], "");
-    protected override ulong DirtyEntryTranslatedAddr(in Section s, ulong iova) => Env.Host[s.Mr].RamAddr + s.OffsetInRegion + (iova - s.Gpa);
+    protected override ulong DirtyEntryTranslatedAddr(in Section s, ulong iova) => Env.Host.RamAddr(s, iova);
 }
 
 /// <summary>Carries on when the vIOMMU refuses its MAP notifier, as if the IOMMU section

@@ -67,6 +67,10 @@ public sealed class HostMemory
         if (fd >= 0) _fileSize[fd] = Math.Max(_fileSize.GetValueOrDefault(fd), fdOffset + size);
     }
 
+    /// <summary>The ram_addr of the page at <paramref name="gpa"/> of a section: where QEMU keeps
+    /// its dirty bit (the section's RAMBlock offset plus the offset within it).</summary>
+    public ulong RamAddr(in Section s, ulong gpa) => _backing[s.Mr].RamAddr + s.OffsetInRegion + (gpa - s.Gpa);
+
     ulong NextRamAddr(ulong size)
     {
         ulong at = _nextRamAddr;

@@ -196,18 +196,21 @@ public sealed class World
         }
     }
 
+    /// <summary>A memory change QEMU refuses while a migration runs (dirty tracking on): the
+    /// program that asks for it is not one a guest can run. <paramref name="rule"/> says who refuses.</summary>
+    void CheckNotMigrating(string op, string rule)
+    {
+        if (DirtyTracking) throw new ProgramException($"{op} during migration: {rule}");
+    }
+
     /// <summary>A pool region comes and goes with its device (device_add, device_del), which
     /// QEMU refuses while a migration runs ("device_add not allowed while migrating",
     /// "device_del not allowed while migrating": softmmu/qdev-monitor.c, read in 7.2).</summary>
-    void CheckNotMigrating(string op, string region)
-    {
-        if (DirtyTracking)
-            throw new ProgramException($"{op} {region} during migration: QEMU refuses device_add and device_del while migrating");
-    }
+    const string DeviceHotplugRule = "QEMU refuses device_add and device_del while migrating";
 
     void Plug(MapRegion m, IWorldEvents events)
     {
-        CheckNotMigrating("map-region", m.Region);
+        CheckNotMigrating($"map-region {m.Region}", DeviceHotplugRule);
         var mr = PoolRegion(m.Region);
         if (_plugged.ContainsKey(m.Region)) throw new ProgramException($"region {m.Region} is already mapped");
         CheckFits(m.Gpa, mr.Size, m.Region);
@@ -219,7 +222,7 @@ public sealed class World
 
     void Unplug(UnmapRegion u, IWorldEvents events)
     {
-        CheckNotMigrating("unmap-region", u.Region);
+        CheckNotMigrating($"unmap-region {u.Region}", DeviceHotplugRule);
         PoolRegion(u.Region);
         if (!_plugged.Remove(u.Region)) throw new ProgramException($"region {u.Region} is not mapped");
         _readOnly.Remove(u.Region);
@@ -411,7 +414,7 @@ public sealed class World
     void PlugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
-        CheckVirtioMemNotBusy("vmem-plug");
+        CheckNotMigrating("vmem-plug", VirtioMemBusyRule);
         // virtio-mem answers a plug of a plugged block with VIRTIO_MEM_RESP_ERROR and changes
         // nothing. Not an illegal program: whether a block is plugged can depend on the listener
         // (a populate that failed refused the plug), which the decoder's World cannot know.
@@ -431,16 +434,13 @@ public sealed class World
     /// VIRTIO_MEM_RESP_BUSY and changes nothing (virtio_mem_is_busy in hw/virtio/virtio-mem.c,
     /// read in 7.2: unplugged blocks must stay out of the migration stream, and a block plugged
     /// mid-migration could differ between source and destination).</summary>
-    void CheckVirtioMemNotBusy(string op)
-    {
-        if (DirtyTracking) throw new ProgramException($"{op} during migration: virtio-mem refuses plug and unplug requests while migrating");
-    }
+    const string VirtioMemBusyRule = "virtio-mem refuses plug and unplug requests while migrating";
 
     /// <summary>virtio-mem unplugs a block: every listener is told to discard it first.</summary>
     void UnplugBlock(int block, IWorldEvents events)
     {
         CheckBlock(block);
-        CheckVirtioMemNotBusy("vmem-unplug");
+        CheckNotMigrating("vmem-unplug", VirtioMemBusyRule);
         if (!VirtioMem.IsPopulated(block)) return;   // VIRTIO_MEM_RESP_ERROR, as for a plug above
         VirtioMem.SetPopulated(block, false);
         events.RamDiscard(VirtioMem, (ulong)block * VirtioMem.BlockSize, VirtioMem.BlockSize);

@@ -73,7 +73,7 @@ public sealed class DirtyTrackingOracle : Oracle
         if (ctx.Section is not { } s || s.Mr.Kind != RegionKind.Ram || ctx.Notification is not null || ctx.RamDiscard is not null
             || area.Iova < s.Gpa || area.Iova >= s.End)
             return false;
-        ulong ramAddr = ctx.World.Host[s.Mr].RamAddr + s.OffsetInRegion + (area.Iova - s.Gpa);
+        ulong ramAddr = ctx.World.Host.RamAddr(s, area.Iova);
         if (ctx.DirtyLog.MarkedAt(area.Iova) is not { } marked || marked == ramAddr) return false;
         string sig = $"{FindingKinds.DirtyLost}:misattributed:{s.Mr.Role.Name()}";
         if (ctx.Seen(sig)) return true;
