@@ -7,7 +7,8 @@ using VfioFuzz.RealQemu;
 namespace VfioFuzz.Lab;
 
 /// <summary>
-/// One nested QEMU (Debian's 7.2 in the lab guest) with vfio-pci on the mdev at 00:03.0,
+/// One nested QEMU (Debian's 7.2 in the lab guest) with vfio-pci at 00:03.0 (the mbochs mdev,
+/// or edu behind the outer VT-d),
 /// started stopped (-S) so no firmware runs and qtest owns the machine. Its stderr (the
 /// vfio_* trace events of the "log" backend, and the container calls the LD_PRELOAD shim
 /// logs) goes to a file: the recording. qtest drives PCI config through the 0xcf8/0xcfc
@@ -25,9 +26,15 @@ sealed class NestedQemu : IDisposable
     readonly StreamWriter _qmpOut;
     readonly Task _pump;
 
+    /// <summary>vfio-pci's -device properties for a device of the lab guest: an mdev by its
+    /// sysfs path, a PCI device by its address.</summary>
+    public static string VfioDevice(string device) =>
+        device.StartsWith('/') ? $"sysfsdev={device}" : $"host={device}";
+
+    /// <param name="device">The device vfio-pci takes: an mdev's sysfs path or a PCI address.</param>
     /// <param name="binary">The QEMU to run: Debian's, or one built from source (qemu-build),
     /// which is told where Debian's firmware is (-L).</param>
-    public NestedQemu(string mdevSysfs, string shim, string log, string work, string binary = DebianBinary)
+    public NestedQemu(string device, string shim, string log, string work, string binary = DebianBinary)
     {
         string qtestPath = Path.Combine(work, "qtest.sock"), qmpPath = Path.Combine(work, "qmp.sock");
         File.Delete(qtestPath);
@@ -44,7 +51,7 @@ sealed class NestedQemu : IDisposable
             // Two DIMM slots and room for them from 4 GiB (q35 puts device memory there when
             // all RAM is below 4 GiB): map-region's pc-dimm hotplug.
             "-machine", "q35", "-S", "-display", "none", "-nodefaults", "-m", "128M,slots=2,maxmem=9G",
-            "-device", $"vfio-pci,sysfsdev={mdevSysfs},addr=03.0",
+            "-device", $"vfio-pci,{VfioDevice(device)},addr=03.0",
             "-trace", "vfio_*",
             "-qtest", $"unix:{qtestPath}", "-qtest-log", "/dev/null",
             "-qmp", $"unix:{qmpPath},server=on,wait=off",
@@ -132,6 +139,16 @@ sealed class NestedQemu : IDisposable
                 throw new ArgumentException($"unknown guest action {action}");
         }
     }
+
+    /// <summary>A 4-byte write to guest physical memory, as the guest's CPU would make it.</summary>
+    public void WriteMemory(ulong gpa, uint value) => Qtest($"writel 0x{gpa:x} 0x{value:x}");
+
+    /// <summary>A 4-byte read of guest physical memory, as the guest's CPU would make it.</summary>
+    public uint ReadMemory(ulong gpa) => Convert.ToUInt32(Qtest($"readl 0x{gpa:x}"), 16);
+
+    /// <summary><paramref name="length"/> bytes of guest physical memory (qtest's read: one
+    /// command, the bytes in hex).</summary>
+    public byte[] ReadMemory(ulong gpa, ulong length) => Convert.FromHexString(Qtest($"read 0x{gpa:x} 0x{length:x}").AsSpan(2));
 
     public void Dispose()
     {

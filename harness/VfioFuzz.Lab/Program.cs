@@ -15,10 +15,12 @@ using VfioFuzz.Targets;
 //                                           real kernel, one cassette per entry
 // vfio-fuzz-lab bench-ioctl PAIRS           IOAS map+unmap pairs/s through Tmds.LibC directly and
 //                                           through IommufdIoas (BENCH lines, as ioctl-loop.c prints)
-// vfio-fuzz-lab realqemu PROGRAMS OUTDIR MDEV SHIM
-//                                           each program (profile q35-mbochs) on a nested QEMU with
-//                                           vfio-pci on the mdev and on the qemu-7.2 model; one
-//                                           recording (the nested stderr) per program, op-by-op verdicts
+// vfio-fuzz-lab realqemu PROGRAMS OUTDIR MDEV SHIM [EDU]
+//                                           each program (profile q35-mbochs, or q35-edu when EDU, a PCI
+//                                           address, is given) on a nested QEMU with vfio-pci on the mdev
+//                                           or edu and on the qemu-7.2 model; one recording (the nested
+//                                           stderr) per program, op-by-op verdicts; on edu, Stage-2 probes
+//                                           by its DMA after each op (NAME.probes), judged by the model
 // vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM [MODEL]
 //                                           random programs on both for SECONDS (MODEL: qemu-7.2);
 //                                           each new divergence minimized and kept
@@ -116,8 +118,8 @@ try
         }
         case "realqemu-patched" when args.Length == 6:
             return RealQemuRun.Patched(args[1], args[2], args[3], args[4], args[5]);
-        case "realqemu" when args.Length == 5:
-            return RealQemuRun.Run(args[1], args[2], args[3], args[4]);
+        case "realqemu" when args.Length is 5 or 6:
+            return RealQemuRun.Run(args[1], args[2], args[3], args[4], args.Length == 6 ? args[5] : null);
         case "realqemu-fuzz" when args.Length is 6 or 7 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
             return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5], args.Length == 7 ? args[6] : "qemu-7.2");
         default:
@@ -132,6 +134,6 @@ catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
     return 2;
 }

@@ -17,24 +17,30 @@ namespace VfioFuzz.Lab;
 /// </summary>
 static class RealQemuRun
 {
-    public static int Run(string programs, string outDir, string mdev, string shim)
+    /// <param name="edu">The PCI address of edu bound to vfio-pci in this guest (behind the
+    /// outer VT-d), or null: q35-edu's programs are then skipped.</param>
+    public static int Run(string programs, string outDir, string mdev, string shim, string? edu)
     {
         Directory.CreateDirectory(outDir);
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+        using var eduDma = edu is null ? null : new EduDma(edu);
         int diverged = 0;
         foreach (var path in CorpusFile.Find(programs))
         {
             var entry = CorpusFile.Load(path);
-            if (entry.Profile.Name != Profile.Q35Mbochs.Name)
+            var machine = NestedMachine.Of(entry.Profile);
+            string? device = machine == NestedMachine.Mbochs ? mdev : machine == NestedMachine.Edu ? edu : null;
+            if (machine is null || device is null)
             {
-                Console.WriteLine($"REALQEMU {entry.Id} skipped: profile {entry.Profile.Name} is not the nested machine's ({Profile.Q35Mbochs.Name})");
+                Console.WriteLine($"REALQEMU {entry.Id} skipped: profile {entry.Profile.Name} is not a nested machine of this guest ({NestedMachine.Names}; edu {(edu is null ? "absent" : "at " + edu)})");
                 continue;
             }
             var nested = RealQemuComparison.Translate(entry.Program, entry.Profile);
             foreach (var (op, why) in nested.Skipped) Console.WriteLine($"REALQEMU {entry.Id} skipped op {op.Name}: {why}");
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             var clock = Stopwatch.StartNew();
-            var (refused, divergence) = Compare(entry.Profile, nested.Runnable, mdev, shim, log, catalog);
+            var probes = machine.Domain && eduDma is not null ? new Stage2Run(eduDma, Stage2Probes.Plan(nested.Runnable, machine, () => catalog.Create("qemu-7.2"))) : null;
+            var (refused, divergence) = Compare(machine, nested.Runnable, device, shim, log, catalog, probes: probes);
             if (refused is not null)
             {
                 Console.WriteLine($"REALQEMU {entry.Id} ERROR: {refused}");
@@ -44,9 +50,18 @@ static class RealQemuRun
             }
             string verdict = divergence is null ? "agrees" : "DIVERGES";
             Console.WriteLine($"REALQEMU {entry.Id} {verdict}: {nested.Runnable.Ops.Length} op(s) in {clock.Elapsed.TotalSeconds:0.0} s");
-            if (divergence is null) continue;
+            if (divergence is not null)
+            {
+                diverged++;
+                Print("REALQEMU  ", divergence);
+            }
+            if (probes is null) continue;
+            File.WriteAllText(Path.ChangeExtension(log, ".probes"), Stage2Probes.Format(probes.Readings));
+            var (stage2, unjudged) = Stage2Probes.Judge(nested.Runnable, machine, () => catalog.Create("qemu-7.2"), probes.Readings);
+            Console.WriteLine($"REALQEMU-STAGE2 {entry.Id} {(stage2 is null ? "agrees" : "DIVERGES")}: {probes.Readings.Count} DMA probe(s) through the IOMMU, {unjudged} not judged");
+            if (stage2 is null) continue;
             diverged++;
-            Print("REALQEMU  ", divergence);
+            Console.WriteLine($"REALQEMU-STAGE2  {stage2.Signature}: {stage2.Describe()}");
         }
         return diverged == 0 ? 0 : 1;
     }
@@ -66,7 +81,8 @@ static class RealQemuRun
     {
         Directory.CreateDirectory(outDir);
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
-        var profile = Profile.Q35Mbochs;
+        var machine = NestedMachine.Mbochs;
+        var profile = machine.Profile;
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         int programs = 0, diverged = 0, errors = 0;
@@ -80,7 +96,7 @@ static class RealQemuRun
             if (runnable.Ops.Length == 0) continue;
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
-            var (refused, divergence) = Compare(profile, runnable, mdev, shim, log, catalog, model);
+            var (refused, divergence) = Compare(machine, runnable, mdev, shim, log, catalog, model);
             if (refused is null && divergence is null) { File.Delete(log); continue; }
             if (refused is not null)
             {
@@ -98,11 +114,11 @@ static class RealQemuRun
                 File.Delete(log);
                 continue;
             }
-            var minimizer = new Minimizer(p => Compare(profile, p, mdev, shim, stem + ".log", catalog, model).Divergence?.Signature is { } s ? [s] : []);
+            var minimizer = new Minimizer(p => Compare(machine, p, mdev, shim, stem + ".log", catalog, model).Divergence?.Signature is { } s ? [s] : []);
             var minimized = minimizer.Minimize(runnable, signature);
             // The recording of the minimized program, and both sides of its divergence; should
             // the nested run not repeat it (it never has), the program as found and its recording.
-            var (_, final) = Compare(profile, minimized, mdev, shim, stem + ".log", catalog, model);
+            var (_, final) = Compare(machine, minimized, mdev, shim, stem + ".log", catalog, model);
             if (final?.Signature != signature) (minimized, final) = (runnable, divergence);
             if (final == divergence) File.Move(log, stem + ".log", overwrite: true);
             else File.Delete(log);
@@ -117,12 +133,12 @@ static class RealQemuRun
 
     /// <summary>One program on a fresh nested QEMU, then on the model: why QEMU refused it (a
     /// QMP error, or QEMU gone), or the first divergence (null when every step agrees).</summary>
-    static (string? Refused, StepDivergence? Divergence) Compare(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, TargetCatalog catalog,
-        string model = "qemu-7.2")
+    static (string? Refused, StepDivergence? Divergence) Compare(NestedMachine machine, FuzzProgram runnable, string device, string shim, string log, TargetCatalog catalog,
+        string model = "qemu-7.2", Stage2Run? probes = null)
     {
-        try { Drive(profile, runnable, mdev, shim, log); }
+        try { Drive(machine.Profile, runnable, device, shim, log, afterStep: probes is null ? null : probes.AfterStep); }
         catch (Exception e) when (e is IOException or TimeoutException) { return (e.Message, null); }
-        return (null, RealQemuComparison.FirstDivergence(runnable, profile, () => catalog.Create(model), log, File.ReadAllText(log)));
+        return (null, RealQemuComparison.FirstDivergence(runnable, machine.Profile, () => catalog.Create(model), log, File.ReadAllText(log)));
     }
 
     static void Print(string prefix, StepDivergence divergence)
@@ -143,7 +159,7 @@ static class RealQemuRun
         foreach (var path in CorpusFile.Find(programs))
         {
             var entry = CorpusFile.Load(path);
-            if (entry.Profile.Name != Profile.Q35Mbochs.Name) continue;
+            if (NestedMachine.Of(entry.Profile) != NestedMachine.Mbochs) continue;   // the patched QEMU runs on the mdev only
             var runnable = RealQemuComparison.Translate(entry.Program, entry.Profile).Runnable;
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             try
@@ -160,18 +176,23 @@ static class RealQemuRun
         return failed == 0 ? 0 : 1;
     }
 
-    /// <summary>Firmware's writes, then each op's guest actions, a marker read after each.</summary>
-    static void Drive(Profile profile, FuzzProgram runnable, string mdev, string shim, string log, string binary = NestedQemu.DebianBinary)
+    /// <summary>Firmware's writes, then each op's guest actions, a marker read after each, and
+    /// after boot and each op what <paramref name="afterStep"/> does (the Stage-2 probes).</summary>
+    static void Drive(Profile profile, FuzzProgram runnable, string device, string shim, string log, string binary = NestedQemu.DebianBinary,
+        Action<int, NestedQemu>? afterStep = null)
     {
         var world = new World(profile);
-        using var qemu = new NestedQemu(mdev, shim, log, Path.GetTempPath(), binary);
+        using var qemu = new NestedQemu(device, shim, log, Path.GetTempPath(), binary);
         foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
         Marker(qemu, world);
-        foreach (var op in runnable.Ops)
+        afterStep?.Invoke(0, qemu);
+        for (int step = 1; step <= runnable.Ops.Length; step++)
         {
+            var op = runnable.Ops[step - 1];
             foreach (var action in GuestActions.For(op, world)!) qemu.Do(action);
             world.Apply(op, IgnoreWorldEvents.Instance);
             Marker(qemu, world);
+            afterStep?.Invoke(step, qemu);
         }
     }
 

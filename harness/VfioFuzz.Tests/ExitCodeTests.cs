@@ -51,7 +51,7 @@ public sealed class ExitCodeTests() : TempFolder("exit")
     [InlineData("directory as a replay cassette", "run " + Entry + " --target qemu-11.0 --backend replay:corpus", "corpus: is a directory")]
     [InlineData("missing file", "run corpus/bugs/no-such-entry.yaml --target qemu-11.0", "no-such-entry.yaml: no such file")]
     [InlineData("realqemu on a missing path", "realqemu corpus/realqemu/no-such.yaml", "no-such.yaml: no such file")]
-    [InlineData("realqemu with no nested-machine program", "realqemu corpus/bugs", "no program of profile q35-mbochs")]
+    [InlineData("realqemu with no nested-machine program", "realqemu corpus/bugs", "no program of a nested machine's profile (q35-mbochs, q35-edu)")]
     public void Bad_command_lines_are_one_line_and_exit_2(string why, string args, string expected)
     {
         _ = why;

@@ -236,6 +236,25 @@ public sealed record Profile(
             new("pc.bios", RegionKind.Rom, 0xfffc_0000, 0x4_0000),
         ]);
 
+    /// <summary>The real-QEMU lab's second nested machine: q35-mbochs with QEMU's `edu` device
+    /// in the mdev's place, passed through with vfio-pci from the lab guest, where it sits behind
+    /// the outer QEMU's emulated VT-d (harness/lab/run realqemu): the type1 container has a real
+    /// IOMMU domain, so maps pin, IOVAs outside the domain's usable ranges are refused, and edu's
+    /// DMA goes through the listener's mappings (the Stage-2 probes). edu has one BAR: 1 MiB of
+    /// 32-bit MMIO (hw/misc/edu.c, read in 7.2), which vfio-pci mmaps. The usable ranges are the
+    /// ones the lab kernel reported for an emulated VT-d domain (../shared/design/lab/
+    /// vfio-edu-output.txt, IOMMU_IOAS_IOVA_RANGES: [0, 0xfedfffff] and [0xfef00000,
+    /// 0x7fffffffff]): the interrupt window and everything above the 39-bit aperture are
+    /// reserved.</summary>
+    public static readonly Profile Q35Edu = Q35Mbochs with
+    {
+        Name = "q35-edu",
+        Description = "The real-QEMU lab's VT-d machine: q35, 128 MiB, two DIMM slots, vfio-pci on QEMU's edu device (1 MiB " +
+                      "mmap'd 32-bit BAR0) behind an emulated VT-d, type1 container with a real IOMMU domain. 4K pages.",
+        Devices = [new("edu0", DeviceKind.Nic, Ats: false, [new BarSpec(0, 1UL << 20, RegionRole.BarMmap, Is64: false)])],
+        ReservedIovas = [(0xfee0_0000UL, 0xfeef_ffffUL), (0x80_0000_0000UL, ulong.MaxValue)],
+    };
+
     /// <summary>vr-cxl-type2 behind an SMMU whose smallest granule is 64 KiB while the host
     /// uses 4 KiB pages: iommufd's IOVA alignment (QEMU's pgsizes) is then larger than the host
     /// page, so region_add's ram_device minimum-page test (and its mirror in region_del) decides
@@ -282,7 +301,7 @@ public sealed record Profile(
         ],
     };
 
-    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, Gb200NvlinkSmmuv3, Gb200NvlinkMemfd, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs];
+    public static IReadOnlyList<Profile> BuiltIn { get; } = [Gb200Nvlink, Gb200NvlinkSmmuv3, Gb200NvlinkMemfd, VrCxlType2, VrCxlType2Smmu64k, VrCxlType2Smmu16k, VrCxlType2Subpage, Q35Mbochs, Q35Edu];
 
     public static string KernelName(KernelFlavor k) => k == KernelFlavor.Dmabuf ? "dmabuf" : "no-dmabuf";
 

@@ -1,11 +1,9 @@
 using System.Collections.Immutable;
 using System.Text;
-using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Programs;
 using VfioFuzz.Running;
-using VfioFuzz.Type1;
 
 namespace VfioFuzz.RealQemu;
 
@@ -84,16 +82,12 @@ public static class RealQemuComparison
     /// <summary>Where the lab keeps a program's recording: beside it, same name, .log.</summary>
     public static string RecordingOf(string programPath) => Path.ChangeExtension(programPath, ".log");
 
-    /// <summary>The model's side of the nested machine: QEMU's legacy container over a type1
-    /// container with no IOMMU domain, as the mdev's is (it pins nothing and takes any IOVA).</summary>
-    static readonly RunOptions NestedContainer = new(Trace: true, Container: ContainerChoice.Type1,
-        Type1Backend: (profile, host) => new SimType1(IoasGeometry.Of(profile), host, domain: false));
-
     /// <summary>The first op whose steps differ, or null when every op agrees.</summary>
     public static StepDivergence? FirstDivergence(FuzzProgram runnable, Profile profile, Func<ListenerTarget> model, string logPath, string logText)
     {
         var real = ListenerSteps.FromNestedLog(logPath, logText);
-        var run = new ProgramRunner(profile, model, NestedContainer).Run(runnable);
+        var machine = NestedMachine.Of(profile) ?? throw new ArgumentException($"profile {profile.Name} is not a nested machine of the lab ({NestedMachine.Names})");
+        var run = new ProgramRunner(profile, model, machine.Options).Run(runnable);
         var modelled = ListenerSteps.FromModelTrace(run.Trace);
         if (real.Count < runnable.Ops.Length + 1)
             throw new Traces.TraceFormatException($"{logPath}: {real.Count - 1} op marker(s) for {runnable.Ops.Length} op(s): the nested run stopped early");
