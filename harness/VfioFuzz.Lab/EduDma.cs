@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
@@ -64,19 +66,36 @@ sealed unsafe class EduDma : IDisposable
 
     void Write(int register, ulong value) => Volatile.Write(ref *(ulong*)(_bar + register), value);
 
-    /// <summary>One 4-byte transfer, waited for.</summary>
-    void Transfer(ulong source, ulong destination, bool toBus)
+    /// <summary>An 8-byte register read. Not inlined, on purpose: inlined into a test of one
+    /// bit, the optimizing JIT narrows the load to one byte, and edu refuses accesses under 4
+    /// bytes (the memory core then answers 0: the run bit looked clear while a transfer was
+    /// running, edu dropped the next transfer's writes, and every later probe misread; seen in
+    /// the lab once the method was hot enough for tier 1).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    ulong Read(int register) => Volatile.Read(ref *(ulong*)(_bar + register));
+
+    /// <summary>Until the run bit is clear: edu ignores register writes while a transfer runs.</summary>
+    void WaitIdle()
     {
-        Write(0x80, source);
-        Write(0x88, destination);
-        Write(0x90, 4);
-        Write(0x98, toBus ? 3UL : 1UL);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while ((Volatile.Read(ref *(ulong*)(_bar + 0x98)) & 1) != 0)
+        var clock = Stopwatch.StartNew();
+        while ((Read(0x98) & 1) != 0)
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(10)) throw new TimeoutException($"{_device}: edu's DMA did not complete in 10 s");
             Thread.Sleep(5);
         }
+    }
+
+    /// <summary>One 4-byte transfer, waited for.</summary>
+    void Transfer(ulong source, ulong destination, bool toBus)
+    {
+        WaitIdle();
+        Write(0x80, source);
+        Write(0x88, destination);
+        Write(0x90, 4);
+        Write(0x98, toBus ? 3UL : 1UL);
+        if (Read(0x80) != source || Read(0x88) != destination)
+            throw new IOException($"{_device}: edu did not take the transfer 0x{source:x} -> 0x{destination:x}");
+        WaitIdle();
     }
 
     /// <summary>The device reads 4 bytes at <paramref name="iova"/> into its buffer, then writes
