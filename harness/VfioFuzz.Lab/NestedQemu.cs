@@ -132,6 +132,9 @@ sealed class NestedQemu : IDisposable
                 uint old = Do(new ConfigRead(u.Device, u.Offset, 2));
                 uint next = u.Set ? old | u.Mask : old & ~(uint)u.Mask;
                 return Do(new ConfigWrite(u.Device, u.Offset, 2, next));
+            case PortWrite p:
+                Qtest($"outl 0x{p.Port:x} 0x{p.Value:x}");
+                return 0;
             case QmpCommand q:
                 Qmp(q.Execute, q.Arguments);
                 return 0;

@@ -20,14 +20,21 @@ public sealed record ConfigUpdate(string Device, int Offset, ushort Mask, bool S
 /// <summary>A QMP command, with its arguments as a JSON object (or none).</summary>
 public sealed record QmpCommand(string Execute, string? Arguments = null) : GuestAction;
 
+/// <summary>A 4-byte write to an I/O port, as the guest's ACPI methods make them.</summary>
+public sealed record PortWrite(ushort Port, uint Value) : GuestAction;
+
 /// <summary>
 /// The guest-visible form of each op on the nested machine, as a guest OS or firmware would
 /// produce it: COMMAND.MEM and BAR writes are config writes, a BAR is sized a dword at a time
 /// and restored, a machine reset is QMP's system_reset, plugging a pool region is a pc-dimm
-/// hotplug (object-add of its RAM backend, device_add at the op's address). An op with no such
-/// form on this machine has none: null, and the run lists it as skipped (no vIOMMU, ATS or
-/// virtio-mem; no unplug, which needs a guest to eject the DIMM; no way for the guest to make
-/// QEMU run vfio_pci_reset alone).
+/// hotplug (object-add of its RAM backend, device_add at the op's address, in the slot of the
+/// region's place in the pool), unplugging it is QMP's device_del (the unplug request, which
+/// raises the ACPI event) and then what the guest's ACPI method does to eject the DIMM: select
+/// its slot and write the eject bit in the memory hotplug registers (q35's ICH9 at I/O port
+/// 0x0a00: slot selector at +0x0, flags at +0x14, eject = 8; hw/acpi/memory_hotplug.c, read in
+/// 7.2), after which the backend is deleted so a later plug can add it again. An op with no
+/// such form on this machine has none: null, and the run lists it as skipped (no vIOMMU, ATS or
+/// virtio-mem; no way for the guest to make QEMU run vfio_pci_reset alone).
 /// </summary>
 public static class GuestActions
 {
@@ -39,6 +46,11 @@ public static class GuestActions
     public const int MarkerOffset = 0x2c;
 
     public static int BarRegister(int bar) => 0x10 + 4 * bar;
+
+    /// <summary>ICH9's ACPI memory hotplug registers (ACPI_MEMORY_HOTPLUG_BASE).</summary>
+    const ushort MemoryHotplug = 0x0a00;
+    const ushort SlotSelector = MemoryHotplug + 0x0, SlotFlags = MemoryHotplug + 0x14;
+    const uint Eject = 8;
 
     /// <summary>What firmware does before a program (World.Boot): every BAR at its boot slot,
     /// then MEM on, device by device.</summary>
@@ -64,10 +76,20 @@ public static class GuestActions
         MapRegion m when world.PoolRegion(m.Region).Kind == RegionKind.Ram =>
         [
             new QmpCommand("object-add", $"{{\"qom-type\": \"memory-backend-ram\", \"id\": \"mem-{m.Region}\", \"size\": {world.PoolRegion(m.Region).Size}}}"),
-            new QmpCommand("device_add", $"{{\"driver\": \"pc-dimm\", \"id\": \"{m.Region}\", \"memdev\": \"mem-{m.Region}\", \"addr\": {m.Gpa}}}"),
+            new QmpCommand("device_add", $"{{\"driver\": \"pc-dimm\", \"id\": \"{m.Region}\", \"memdev\": \"mem-{m.Region}\", \"addr\": {m.Gpa}, \"slot\": {Slot(world, m.Region)}}}"),
+        ],
+        UnmapRegion u when world.PoolRegion(u.Region).Kind == RegionKind.Ram =>
+        [
+            new QmpCommand("device_del", $"{{\"id\": \"{u.Region}\"}}"),
+            new PortWrite(SlotSelector, (uint)Slot(world, u.Region)),
+            new PortWrite(SlotFlags, Eject),
+            new QmpCommand("object-del", $"{{\"id\": \"mem-{u.Region}\"}}"),
         ],
         _ => null,
     };
+
+    /// <summary>A pool region's DIMM slot: its place in the pool.</summary>
+    static int Slot(World world, string region) => world.Pool.IndexOf(world.PoolRegion(region));
 
     static GuestAction[] WriteBar(string device, BarSpec bar, ulong gpa)
     {
