@@ -109,14 +109,17 @@ sealed class NestedQemu : IDisposable
         }
     }
 
-    static uint ConfigAddress(int offset) => 0x8000_0000u | (3u << 11) | (uint)(offset & 0xfc);   // 00:03.0
+    /// <summary>The 0xcf8 address of a config register: the vfio-pci device at 00:03.0, or the
+    /// host bridge at 00:00.0.</summary>
+    static uint ConfigAddress(string device, int offset) =>
+        0x8000_0000u | (device == GuestActions.HostBridge ? 0u : 3u << 11) | (uint)(offset & 0xfc);
 
     public uint Do(GuestAction action)
     {
         switch (action)
         {
             case ConfigWrite w:
-                Qtest($"outl 0xcf8 0x{ConfigAddress(w.Offset):x}");
+                Qtest($"outl 0xcf8 0x{ConfigAddress(w.Device, w.Offset):x}");
                 Qtest(w.Size switch
                 {
                     4 => $"outl 0xcfc 0x{w.Value:x}",
@@ -125,7 +128,7 @@ sealed class NestedQemu : IDisposable
                 });
                 return 0;
             case ConfigRead r:
-                Qtest($"outl 0xcf8 0x{ConfigAddress(r.Offset):x}");
+                Qtest($"outl 0xcf8 0x{ConfigAddress(r.Device, r.Offset):x}");
                 string value = Qtest(r.Size switch { 4 => "inl 0xcfc", 2 => $"inw 0x{0xcfc + (r.Offset & 2):x}", _ => $"inb 0x{0xcfc + (r.Offset & 3):x}" });
                 return Convert.ToUInt32(value, 16);
             case ConfigUpdate u:

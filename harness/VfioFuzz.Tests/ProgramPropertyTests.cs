@@ -57,6 +57,7 @@ public class ProgramPropertyTests
     [Theory]
     [InlineData("gb200-nvlink")]
     [InlineData("vr-cxl-type2")]
+    [InlineData("q35-mbochs")]   // with the pam op
     public void Every_decoded_program_encodes_back_to_bytes_that_decode_to_it(string profileName)
     {
         var profile = Profile.Resolve(profileName);

@@ -52,6 +52,8 @@ public enum KernelFlavor
 /// IOMMU_IOAS_MAP_FILE (vfio_container_dma_map; iommufd's dma_map_file, fb32965b6d, 2025-07-03); upstream
 /// has no fallback when that fails, NVIDIA's container retries with the VA (PR #20). Which
 /// alignment QEMU then asks of a DIMM is not known here: the profiles keep 2 MiB.
+/// <paramref name="ChipsetPam"/>: the machine is q35, whose MCH maps the legacy window
+/// 0xc0000-0xfffff through 13 PAM segments (the `pam` op; see World.Pam).
 /// </summary>
 public sealed record Profile(
     string Name,
@@ -73,7 +75,8 @@ public sealed record Profile(
     ulong MemoryDeviceAlign = 2UL << 20,
     IReadOnlyList<(ulong Start, ulong End)>? PciWindows = null,
     ViommuKind Viommu = ViommuKind.Shadowing,
-    bool MemfdRam = false)
+    bool MemfdRam = false,
+    bool ChipsetPam = false)
 {
     /// <summary>Whether system memory shows a BAR placed at [gpa, +size): the PCI address space
     /// reaches system memory only through the machine's windows (q35's pci-hole alias); with
@@ -234,7 +237,8 @@ public sealed record Profile(
             new("hpet", RegionKind.Mmio, 0xfed0_0000, 0x400),
             new("apic-msi", RegionKind.Mmio, 0xfee0_0000, 0x10_0000),
             new("pc.bios", RegionKind.Rom, 0xfffc_0000, 0x4_0000),
-        ]);
+        ],
+        ChipsetPam: true);
 
     /// <summary>The real-QEMU lab's second nested machine: q35-mbochs with QEMU's `edu` device
     /// in the mdev's place, passed through with vfio-pci from the lab guest, where it sits behind

@@ -56,6 +56,12 @@ public sealed class World
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly HashSet<string> _readOnly = [];
+
+    /// <summary>q35's PAM segments: 0 the BIOS area (0xf0000, 64 KiB, PAM0's high nibble),
+    /// 1-12 the 16 KiB segments from 0xc0000 (PAM1-PAM6, low nibble for odd segments, high for
+    /// even); hw/pci-host/pam.h and q35.c mch_update_pam, read in 7.2.</summary>
+    public const int PamSegments = 13;
+    readonly byte[] _pam = new byte[PamSegments];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly Dictionary<HdmDecoder, long> _dpaSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
@@ -107,6 +113,7 @@ public sealed class World
     {
         _plugged.Clear();
         _readOnly.Clear();
+        Array.Clear(_pam);
         DirtyTracking = false;
         Viommu.Reset();
         VirtioMem.Reset();
@@ -185,6 +192,7 @@ public sealed class World
             case IotlbMap m: MapIotlb(m, events); break;
             case IotlbUnmap u: UnmapIotlb(u, events); break;
             case SetReadOnly r: FlipReadOnly(r, events); break;
+            case SetPam p: ProgramPam(p, events); break;
             case BarSizing b: SizeBar(b, events); break;
             case SetDirtyTracking d: ChangeDirtyTracking(d.On, events); break;
             case VmemPlug p: PlugBlock(p.Block, events); break;
@@ -408,6 +416,30 @@ public sealed class World
         Commit(events);
     }
 
+    /// <summary>A PAM segment's mode (0-3).</summary>
+    public int PamMode(int segment) => _pam[segment];
+
+    /// <summary>Where a PAM segment sits: [start, start + size).</summary>
+    public static (ulong Start, ulong Size) PamRange(int segment) =>
+        segment == 0 ? (0xf_0000UL, 0x1_0000UL) : (0xc_0000UL + (ulong)(segment - 1) * 0x4000UL, 0x4000UL);
+
+    /// <summary>The MCH's PAM register write (pam_update): each segment is four aliases at
+    /// priority 1 over the legacy window, one enabled. Mode 0 shows the PCI address space there
+    /// (q35's pc.rom and isa-bios live in it: the profile's ROMs), 1 a read-only alias of guest
+    /// RAM at the same offset, 2 and 3 a writable one (7.2 aliases RAM for the write-only mode
+    /// too). The RAM aliases show the RAM's own pages, so a writable segment merges with the RAM
+    /// beside it into one FlatRange, as flatview_simplify merges them. A machine reset leaves
+    /// the registers as they are (mch_reset and pci_do_device_reset do not touch them in 7.2).</summary>
+    void ProgramPam(SetPam p, IWorldEvents events)
+    {
+        if (!Profile.ChipsetPam) throw new ProgramException($"pam: profile {Profile.Name} has no chipset PAM (q35 only)");
+        if (p.Segment is < 0 or >= PamSegments) throw new ProgramException($"pam: segment {p.Segment} is not 0-{PamSegments - 1}");
+        if (p.Mode is < 0 or > 3) throw new ProgramException($"pam: mode {p.Mode} is not 0-3");
+        if (_pam[p.Segment] == p.Mode) return;
+        _pam[p.Segment] = (byte)p.Mode;
+        Commit(events);
+    }
+
     /// <summary>virtio-mem plugs a block: each listener is asked to populate it; if one fails
     /// the ones before are told to discard it and the plug is refused (the block stays
     /// unplugged, the guest sees the request fail).</summary>
@@ -547,6 +579,13 @@ public sealed class World
         }
         var leaves = _renderLeaves;
         leaves.Clear();
+        // PAM's RAM aliases sit above the legacy ROMs (the PCI side they replace).
+        for (int s = 0; s < PamSegments; s++)
+        {
+            if (_pam[s] == 0) continue;
+            var (start, size) = PamRange(s);
+            leaves.Add(new Placement(Ram, start, ReadOnly: _pam[s] == 1, Offset: start - Profile.RamBase, Size: size));
+        }
         foreach (var c in children)
         {
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);

@@ -4,8 +4,12 @@ namespace VfioFuzz.Memory;
 
 /// <summary>A terminal region placed in the address space, in render order (earlier wins).
 /// <paramref name="ReadOnly"/>: mapped read-only here although the region is writable (a
-/// chipset PAM/SMRAM attribute on the alias that places it).</summary>
-public readonly record struct Placement(MemoryRegion Mr, ulong Gpa, bool ReadOnly = false);
+/// chipset PAM/SMRAM attribute on the alias that places it). <paramref name="Offset"/> and
+/// <paramref name="Size"/> place a window of the region, as an alias does (Size 0: all of it).</summary>
+public readonly record struct Placement(MemoryRegion Mr, ulong Gpa, bool ReadOnly = false, ulong Offset = 0, ulong Size = 0)
+{
+    public UInt128 Length => Size == 0 ? Mr.Size : Size;
+}
 
 /// <summary>
 /// The flattened address space: what QEMU's generate_memory_topology produces. Placements are

@@ -43,6 +43,8 @@ public sealed class FlatViewCache(int capacity = 4096)
             h.Add(RuntimeHelpers.GetHashCode(p.Mr));
             h.Add(p.Gpa);
             h.Add(p.ReadOnly);
+            h.Add(p.Offset);
+            h.Add(p.Size);
         }
         return h.ToHashCode();
     }
@@ -51,7 +53,8 @@ public sealed class FlatViewCache(int capacity = 4096)
     {
         if (a.Length != b.Length) return false;
         for (int i = 0; i < a.Length; i++)
-            if (!ReferenceEquals(a[i].Mr, b[i].Mr) || a[i].Gpa != b[i].Gpa || a[i].ReadOnly != b[i].ReadOnly) return false;
+            if (!ReferenceEquals(a[i].Mr, b[i].Mr) || a[i].Gpa != b[i].Gpa || a[i].ReadOnly != b[i].ReadOnly
+                || a[i].Offset != b[i].Offset || a[i].Size != b[i].Size) return false;
         return true;
     }
 }

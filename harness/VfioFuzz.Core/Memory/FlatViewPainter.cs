@@ -25,7 +25,7 @@ public sealed class FlatViewPainter
         for (int n = 0; n < renderOrder.Count; n++)
         {
             var p = renderOrder[n];
-            UInt128 start = p.Gpa, end = (UInt128)p.Gpa + p.Mr.Size, cursor = start;
+            UInt128 start = p.Gpa, end = (UInt128)p.Gpa + p.Length, cursor = start;
             foreach (ref readonly var painted in CollectionsMarshal.AsSpan(_painted))
             {
                 var (ps, pe) = painted;
@@ -44,7 +44,7 @@ public sealed class FlatViewPainter
     }
 
     static Section Piece(Placement p, UInt128 from, UInt128 to) =>
-        new(p.Mr, (ulong)from, to - from, (ulong)(from - p.Gpa), p.Mr.ReadOnly || p.ReadOnly);
+        new(p.Mr, (ulong)from, to - from, p.Offset + (ulong)(from - p.Gpa), p.Mr.ReadOnly || p.ReadOnly);
 
     /// <summary>Pieces are disjoint and few (a dozen): an insertion sort on the address beats
     /// the general sort and its comparison delegate.</summary>

@@ -71,6 +71,13 @@ public sealed record IntxMmapTimer(string Device) : Op { public override string 
 /// the same range with the other attribute.</summary>
 public sealed record SetReadOnly(string Region, bool On) : Op { public override string Name => "readonly"; }
 
+/// <summary>The guest programs one of q35's PAM segments (the MCH's Programmable Attribute Map,
+/// config 0x90-0x96 of 00:00.0) over the legacy window below 1 MiB: <paramref name="Segment"/>
+/// 0 is the BIOS area 0xf0000-0xfffff, 1-12 the 16 KiB segments from 0xc0000; <paramref name="Mode"/>
+/// is the register's 2-bit attribute (0 the PCI side: the ROMs show; 1 RAM read-only; 2 and 3
+/// RAM). Only on a profile with a chipset PAM (Profile.ChipsetPam).</summary>
+public sealed record SetPam(int Segment, int Mode) : Op { public override string Name => "pam"; }
+
 /// <summary>The guest sizes a BAR with MEM enabled: all-ones written to each dword and the old
 /// value restored, the BAR decoding at a transient address in between.</summary>
 public sealed record BarSizing(string Device, int Bar) : Op { public override string Name => "bar-sizing"; }

@@ -122,6 +122,8 @@ public static class ProgramDecoder
                 var bar = dev.Bars[b % dev.Bars.Length];
                 return dev.BarDecodes(bar) ? new BarSizing(dev.Id, bar.Spec.Index) : null;
             }
+            case 13 when world.Profile.ChipsetPam && (c & 1) != 0:
+                return new SetPam(a % World.PamSegments, b % 4);
             case 13:
             {
                 var writableRam = OpChoices.Pick(world.Pool, world, OpChoices.PluggedRam, a);

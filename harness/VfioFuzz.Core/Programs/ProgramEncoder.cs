@@ -87,6 +87,8 @@ public static class ProgramEncoder
                 int a = Device(bs.Device);
                 return a < 0 ? null : Bytes(14, a, IndexOf(world.Devices[a].Bars, bar => bar.Spec.Index == bs.Bar));
             }
+            case SetPam p:
+                return Bytes(13, p.Segment, p.Mode, 1);
             case SetReadOnly r:
                 return Bytes(13, OpChoices.ChoiceOf(world.Pool, world, OpChoices.PluggedRam, x => x.Name == r.Region), r.On ? 1 : 0);
             case IntxInterrupt i:

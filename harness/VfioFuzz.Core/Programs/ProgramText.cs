@@ -16,6 +16,7 @@ public static class ProgramText
         DeviceInitDone i => $"device-init-done {i.Device}",
         AtsAccess a => $"ats-access {a.Device} 0x{a.Gpa:x}",
         FailNth f => $"fail-nth {f.N} {f.Errno}",
+        SetPam p => $"pam segment {p.Segment} mode {p.Mode}",
         _ => op.Name,
     };
 }

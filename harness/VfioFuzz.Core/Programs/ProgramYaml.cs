@@ -36,6 +36,7 @@ public static class ProgramYaml
             IotlbMap m => Args(("iova", YamlFields.Hex(m.Iova)), ("gpa", YamlFields.Hex(m.Gpa)), ("size", YamlFields.Hex(m.Size)), ("writable", m.Writable ? "true" : "false")),
             IotlbUnmap u => Args(("iova", YamlFields.Hex(u.Iova))),
             SetReadOnly r => Args(("region", r.Region), ("on", r.On ? "true" : "false")),
+            SetPam p => Args(("segment", p.Segment.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("mode", p.Mode.ToString(System.Globalization.CultureInfo.InvariantCulture))),
             BarSizing b => Args(("device", b.Device), ("bar", b.Bar.ToString())),
             VmemPlug p => Args(("block", p.Block.ToString())),
             SetDirtyTracking d => Args(("on", d.On ? "true" : "false")),
@@ -95,9 +96,10 @@ public static class ProgramYaml
             "vmem-unplug" => new VmemUnplug(f.Int32(args, "block", what)),
             "bar-sizing" => new BarSizing(f.String(args, "device", what), f.Int32(args, "bar", what)),
             "readonly" => new SetReadOnly(f.String(args, "region", what), f.Bool(args, "on", what)),
+            "pam" => new SetPam(f.Int32(args, "segment", what), f.Int32(args, "mode", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking, fail-nth)"),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, pam, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking, fail-nth)"),
         };
         f.OnlyKeys(args, what, op switch
         {
@@ -110,6 +112,7 @@ public static class ProgramYaml
             IotlbMap => ["iova", "gpa", "size", "writable"],
             IotlbUnmap => ["iova"],
             SetReadOnly => ["region", "on"],
+            SetPam => ["segment", "mode"],
             BarSizing => ["device", "bar"],
             VmemPlug or VmemUnplug => ["block"],
             FailNth => ["n", "errno"],

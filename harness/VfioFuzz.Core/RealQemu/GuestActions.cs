@@ -32,7 +32,9 @@ public sealed record PortWrite(ushort Port, uint Value) : GuestAction;
 /// raises the ACPI event) and then what the guest's ACPI method does to eject the DIMM: select
 /// its slot and write the eject bit in the memory hotplug registers (q35's ICH9 at I/O port
 /// 0x0a00: slot selector at +0x0, flags at +0x14, eject = 8; hw/acpi/memory_hotplug.c, read in
-/// 7.2), after which the backend is deleted so a later plug can add it again. An op with no
+/// 7.2), after which the backend is deleted so a later plug can add it again, and a PAM change
+/// is a byte written to the segment's PAM register in the host bridge's config space (the
+/// other segment sharing the register keeps its mode). An op with no
 /// such form on this machine has none: null, and the run lists it as skipped (no vIOMMU, ATS or
 /// virtio-mem; no way for the guest to make QEMU run vfio_pci_reset alone).
 /// </summary>
@@ -46,6 +48,12 @@ public static class GuestActions
     public const int MarkerOffset = 0x2c;
 
     public static int BarRegister(int bar) => 0x10 + 4 * bar;
+
+    /// <summary>The device id the actions use for q35's host bridge (the MCH at 00:00.0).</summary>
+    public const string HostBridge = "mch";
+
+    /// <summary>PAM0, the first of the MCH's seven PAM registers.</summary>
+    const int Pam0 = 0x90;
 
     /// <summary>ICH9's ACPI memory hotplug registers (ACPI_MEMORY_HOTPLUG_BASE).</summary>
     const ushort MemoryHotplug = 0x0a00;
@@ -78,6 +86,7 @@ public static class GuestActions
             new QmpCommand("object-add", $"{{\"qom-type\": \"memory-backend-ram\", \"id\": \"mem-{m.Region}\", \"size\": {world.PoolRegion(m.Region).Size}}}"),
             new QmpCommand("device_add", $"{{\"driver\": \"pc-dimm\", \"id\": \"{m.Region}\", \"memdev\": \"mem-{m.Region}\", \"addr\": {m.Gpa}, \"slot\": {Slot(world, m.Region)}}}"),
         ],
+        SetPam p => [PamWrite(world, p)],
         UnmapRegion u when world.PoolRegion(u.Region).Kind == RegionKind.Ram =>
         [
             new QmpCommand("device_del", $"{{\"id\": \"{u.Region}\"}}"),
@@ -87,6 +96,16 @@ public static class GuestActions
         ],
         _ => null,
     };
+
+    /// <summary>The register holding the segment, written whole: segment 0 in PAM0's high
+    /// nibble, segment 2k-1 in PAM k's low nibble and 2k in its high one.</summary>
+    static ConfigWrite PamWrite(World world, SetPam p)
+    {
+        int register = (p.Segment + 1) / 2;
+        int Mode(int segment) => segment == p.Segment ? p.Mode : world.PamMode(segment);
+        int value = register == 0 ? Mode(0) << 4 : Mode(2 * register - 1) | Mode(2 * register) << 4;
+        return new ConfigWrite(HostBridge, Pam0 + register, 1, (uint)value);
+    }
 
     /// <summary>A pool region's DIMM slot: its place in the pool.</summary>
     static int Slot(World world, string region) => world.Pool.IndexOf(world.PoolRegion(region));
