@@ -158,6 +158,25 @@ public class RealQemuTests
     }
 
     [Fact]
+    public void A_dimm_over_a_plugged_dimm_is_refused_as_qemu_refuses_it_and_never_decoded()
+    {
+        // The lab's differential campaign (seed 1): QEMU 7.2 answered device_add with "address
+        // range conflicts with memory device id='dimm0'" where the World had plugged both.
+        var world = new World(Profile.Q35Mbochs);
+        world.Apply(new MapRegion("dimm0", 0x2_4000_0000), IgnoreWorldEvents.Instance);
+        var e = Assert.Throws<ProgramException>(() => world.Apply(new MapRegion("dimm1", 0x2_4000_0000 + (256UL << 20)), IgnoreWorldEvents.Instance));
+        Assert.Contains("address range conflicts with memory device id='dimm0'", e.Message);
+        world.Apply(new MapRegion("dimm1", 0x2_4000_0000 + (512UL << 20)), IgnoreWorldEvents.Instance);   // end to end is fine
+        var rng = new Random(11);
+        for (int i = 0; i < 2000; i++)
+        {
+            var bytes = new byte[48];
+            rng.NextBytes(bytes);
+            ProgramDecoder.Decode(bytes, Profile.Q35Mbochs);   // would throw on a conflicting plug
+        }
+    }
+
+    [Fact]
     public void On_q35_a_bar_outside_the_pci_hole_is_hidden_and_one_across_its_edge_is_refused()
     {
         // Seen in the lab: QEMU 7.2 q35 showed nothing of a BAR moved onto RAM at 64 MiB.

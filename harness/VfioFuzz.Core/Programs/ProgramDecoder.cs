@@ -61,7 +61,8 @@ public static class ProgramDecoder
             {
                 var free = OpChoices.Pick(world.Pool, world, OpChoices.Free, a);
                 ulong gpa = OpChoices.HotplugGpa(b);
-                return free is null || world.DirtyTracking || gpa % world.Profile.MemoryDeviceAlign != 0 ? null : new MapRegion(free.Name, gpa);
+                return free is null || world.DirtyTracking || gpa % world.Profile.MemoryDeviceAlign != 0
+                    || world.MemoryDeviceConflict(free.Name, gpa) is not null ? null : new MapRegion(free.Name, gpa);
             }
             case 1:
             {
