@@ -21,9 +21,10 @@ using VfioFuzz.Targets;
 //                                           or edu and on the qemu-7.2 model; one recording (the nested
 //                                           stderr) per program, op-by-op verdicts; on edu, Stage-2 probes
 //                                           by its DMA after each op (NAME.probes), judged by the model
-// vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM [MODEL]
+// vfio-fuzz-lab realqemu-fuzz SECONDS SEED OUTDIR MDEV SHIM [MODEL [EDU]]
 //                                           random programs on both for SECONDS (MODEL: qemu-7.2);
-//                                           each new divergence minimized and kept
+//                                           with EDU every other one on the edu machine, probes
+//                                           included; each new divergence minimized and kept
 // vfio-fuzz-lab realqemu-patched PROGRAMS OUTDIR MDEV SHIM BINARY
 //                                           each program on a QEMU built from source with a patch
 //                                           under test; recordings only (import-trace judges them)
@@ -120,8 +121,8 @@ try
             return RealQemuRun.Patched(args[1], args[2], args[3], args[4], args[5]);
         case "realqemu" when args.Length is 5 or 6:
             return RealQemuRun.Run(args[1], args[2], args[3], args[4], args.Length == 6 ? args[5] : null);
-        case "realqemu-fuzz" when args.Length is 6 or 7 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
-            return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5], args.Length == 7 ? args[6] : "qemu-7.2");
+        case "realqemu-fuzz" when args.Length is >= 6 and <= 8 && int.TryParse(args[1], out int seconds) && int.TryParse(args[2], out int seed):
+            return RealQemuRun.Fuzz(seconds, seed, args[3], args[4], args[5], args.Length >= 7 ? args[6] : "qemu-7.2", args.Length == 8 ? args[7] : null);
         default:
             return Usage();
     }
@@ -134,6 +135,6 @@ catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL [EDU-PCI-ADDRESS]] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
     return 2;
 }

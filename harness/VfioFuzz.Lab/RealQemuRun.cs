@@ -39,29 +39,22 @@ static class RealQemuRun
             foreach (var (op, why) in nested.Skipped) Console.WriteLine($"REALQEMU {entry.Id} skipped op {op.Name}: {why}");
             string log = Path.Combine(outDir, $"{entry.Id}.log");
             var clock = Stopwatch.StartNew();
-            var probes = machine.Domain && eduDma is not null ? new Stage2Run(eduDma, Stage2Probes.Plan(nested.Runnable, machine, () => catalog.Create("qemu-7.2"))) : null;
-            var (refused, divergence) = Compare(machine, nested.Runnable, device, shim, log, catalog, probes: probes);
-            if (refused is not null)
+            var run = Compare(machine, nested.Runnable, device, shim, log, catalog, edu: eduDma);
+            if (run.Refused is not null)
             {
-                Console.WriteLine($"REALQEMU {entry.Id} ERROR: {refused}");
+                Console.WriteLine($"REALQEMU {entry.Id} ERROR: {run.Refused}");
                 File.Delete(log);   // no recording of a run QEMU cut short
                 diverged++;
                 continue;
             }
-            string verdict = divergence is null ? "agrees" : "DIVERGES";
-            Console.WriteLine($"REALQEMU {entry.Id} {verdict}: {nested.Runnable.Ops.Length} op(s) in {clock.Elapsed.TotalSeconds:0.0} s");
-            if (divergence is not null)
+            Console.WriteLine($"REALQEMU {entry.Id} {(run.Listener is null ? "agrees" : "DIVERGES")}: {nested.Runnable.Ops.Length} op(s) in {clock.Elapsed.TotalSeconds:0.0} s");
+            if (run.Listener is not null) Print("REALQEMU  ", run.Listener);
+            if (run.Probes is { } readings)
             {
-                diverged++;
-                Print("REALQEMU  ", divergence);
+                Console.WriteLine($"REALQEMU-STAGE2 {entry.Id} {(run.Stage2 is null ? "agrees" : "DIVERGES")}: {readings} DMA probe(s) through the IOMMU, {run.Unjudged} not judged");
+                if (run.Stage2 is not null) Console.WriteLine($"REALQEMU-STAGE2  {run.Stage2.Signature}: {run.Stage2.Describe()}");
             }
-            if (probes is null) continue;
-            File.WriteAllText(Path.ChangeExtension(log, ".probes"), Stage2Probes.Format(probes.Readings));
-            var (stage2, unjudged) = Stage2Probes.Judge(nested.Runnable, machine, () => catalog.Create("qemu-7.2"), probes.Readings);
-            Console.WriteLine($"REALQEMU-STAGE2 {entry.Id} {(stage2 is null ? "agrees" : "DIVERGES")}: {probes.Readings.Count} DMA probe(s) through the IOMMU, {unjudged} not judged");
-            if (stage2 is null) continue;
-            diverged++;
-            Console.WriteLine($"REALQEMU-STAGE2  {stage2.Signature}: {stage2.Describe()}");
+            if (run.First is not null) diverged++;
         }
         return diverged == 0 ? 0 : 1;
     }
@@ -69,59 +62,73 @@ static class RealQemuRun
     /// <summary>
     /// The differential campaign: random programs (the fuzz decoder on seeded random bytes, up
     /// to 8 ops, skipping ops without a guest-visible form) on the nested QEMU and on the model,
-    /// for a time budget. A divergence is a finding: its signature
-    /// (<see cref="StepDivergence.Signature"/>) is new or known; a new one is minimized (ddmin
-    /// over the ops, each candidate on a fresh nested QEMU, kept while it shows the same
-    /// signature) and saved in OUTDIR as SIGNATURE.yaml (the program; the description holds
-    /// both sides) beside SIGNATURE.log (the nested QEMU's recording of it), which
-    /// `vfio-fuzz realqemu OUTDIR/SIGNATURE.yaml` judges again. A program QEMU refuses is kept
-    /// as fuzz-SEED-N.yaml/.log. Prints REALQEMU-FUZZ lines, programs/s at the end.
+    /// for a time budget, on the mdev machine and, when edu is here, every other program on the
+    /// edu machine with its Stage-2 probes. A divergence is a finding: its signature
+    /// (<see cref="StepDivergence.Signature"/>, <see cref="Stage2Divergence.Signature"/>) is new
+    /// or known; a new one is minimized (ddmin over the ops, each candidate on a fresh nested
+    /// QEMU, kept while it shows the same signature) and saved in OUTDIR as SIGNATURE.yaml (the
+    /// program; the description holds both sides) beside SIGNATURE.log (the nested QEMU's
+    /// recording of it) and, on edu, SIGNATURE.probes, which `vfio-fuzz realqemu
+    /// OUTDIR/SIGNATURE.yaml` judges again. A program QEMU refuses is kept as
+    /// fuzz-SEED-N.yaml/.log. Prints REALQEMU-FUZZ lines, programs/s at the end.
     /// </summary>
-    public static int Fuzz(int seconds, int seed, string outDir, string mdev, string shim, string model)
+    public static int Fuzz(int seconds, int seed, string outDir, string mdev, string shim, string model, string? edu)
     {
         Directory.CreateDirectory(outDir);
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
-        var machine = NestedMachine.Mbochs;
-        var profile = machine.Profile;
+        using var eduDma = edu is null ? null : new EduDma(edu);
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         int programs = 0, diverged = 0, errors = 0;
         catalog.Create(model);   // an unknown id fails here, before any nested run
-        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {profile.Name}, model {model}");
+        Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {NestedMachine.Mbochs.Profile.Name}{(edu is null ? "" : $" and {NestedMachine.Edu.Profile.Name}")}, model {model}");
         while (clock.Elapsed.TotalSeconds < seconds)
         {
+            var machine = edu is not null && programs % 2 == 1 ? NestedMachine.Edu : NestedMachine.Mbochs;
+            string device = machine == NestedMachine.Edu ? edu! : mdev;
+            var profile = machine.Profile;
             var bytes = new byte[4 * rng.Next(1, 9)];
             rng.NextBytes(bytes);
             var runnable = RealQemuComparison.Translate(ProgramDecoder.Decode(bytes, profile), profile).Runnable;
             if (runnable.Ops.Length == 0) continue;
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
-            var (refused, divergence) = Compare(machine, runnable, mdev, shim, log, catalog, model);
-            if (refused is null && divergence is null) { File.Delete(log); continue; }
-            if (refused is not null)
+            var run = Compare(machine, runnable, device, shim, log, catalog, model, eduDma);
+            if (run.Refused is null && run.First is null) { File.Delete(log); File.Delete(Path.ChangeExtension(log, ".probes")); continue; }
+            if (run.Refused is not null)
             {
                 // Kept as it came: the program (why, in its description) and what QEMU printed.
-                File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, $"QEMU refused it: {refused}", profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
-                Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {refused}");
+                File.WriteAllText(Path.Combine(outDir, id + ".yaml"), CorpusFile.ToYaml(id, $"QEMU refused it: {run.Refused}", profile, runnable, new Dictionary<string, IReadOnlyCollection<string>>()));
+                Console.WriteLine($"REALQEMU-FUZZ {id} ERROR: {run.Refused}");
                 errors++;
                 continue;
             }
             diverged++;
-            string signature = divergence!.Signature, stem = Path.Combine(outDir, signature.Replace(":", "--"));
+            var divergence = run.First!;
+            string signature = divergence.Signature, stem = Path.Combine(outDir, signature.Replace(":", "--"));
             if (File.Exists(stem + ".yaml"))
             {
                 Console.WriteLine($"REALQEMU-FUZZ {id} known {signature} ({runnable.Ops.Length} op(s))");
                 File.Delete(log);
+                File.Delete(Path.ChangeExtension(log, ".probes"));
                 continue;
             }
-            var minimizer = new Minimizer(p => Compare(machine, p, mdev, shim, stem + ".log", catalog, model).Divergence?.Signature is { } s ? [s] : []);
+            var minimizer = new Minimizer(p => Compare(machine, p, device, shim, stem + ".log", catalog, model, eduDma).First?.Signature is { } s ? [s] : []);
             var minimized = minimizer.Minimize(runnable, signature);
             // The recording of the minimized program, and both sides of its divergence; should
-            // the nested run not repeat it (it never has), the program as found and its recording.
-            var (_, final) = Compare(machine, minimized, mdev, shim, stem + ".log", catalog, model);
-            if (final?.Signature != signature) (minimized, final) = (runnable, divergence);
-            if (final == divergence) File.Move(log, stem + ".log", overwrite: true);
-            else File.Delete(log);
+            // the nested run not repeat it, the program as found and its recording.
+            var final = Compare(machine, minimized, device, shim, stem + ".log", catalog, model, eduDma).First;
+            if (final?.Signature != signature)
+            {
+                (minimized, final) = (runnable, divergence);
+                File.Move(log, stem + ".log", overwrite: true);
+                if (File.Exists(Path.ChangeExtension(log, ".probes"))) File.Move(Path.ChangeExtension(log, ".probes"), stem + ".probes", overwrite: true);
+            }
+            else
+            {
+                File.Delete(log);
+                File.Delete(Path.ChangeExtension(log, ".probes"));
+            }
             File.WriteAllText(stem + ".yaml", CorpusFile.ToYaml(signature.Replace(":", "--"), final!.Describe(), profile, minimized, new Dictionary<string, IReadOnlyCollection<string>>()));
             Console.WriteLine($"REALQEMU-FUZZ {id} NEW {signature} ({runnable.Ops.Length} -> {minimized.Ops.Length} op(s), {minimizer.Runs} nested runs): {stem}.yaml");
             Print("REALQEMU-FUZZ  ", final);
@@ -131,17 +138,32 @@ static class RealQemuRun
         return diverged + errors == 0 ? 0 : 1;
     }
 
-    /// <summary>One program on a fresh nested QEMU, then on the model: why QEMU refused it (a
-    /// QMP error, or QEMU gone), or the first divergence (null when every step agrees).</summary>
-    static (string? Refused, StepDivergence? Divergence) Compare(NestedMachine machine, FuzzProgram runnable, string device, string shim, string log, TargetCatalog catalog,
-        string model = "qemu-7.2", Stage2Run? probes = null)
+    /// <summary>A program's run on the nested QEMU judged: why QEMU refused it, the first
+    /// listener divergence, and on a machine with Stage-2 probes how many readings, how many
+    /// could not be judged and the first probe that contradicts the model.</summary>
+    sealed record NestedRun(string? Refused, StepDivergence? Listener = null, int? Probes = null, int Unjudged = 0, Stage2Divergence? Stage2 = null)
     {
-        try { Drive(machine.Profile, runnable, device, shim, log, afterStep: probes is null ? null : probes.AfterStep); }
-        catch (Exception e) when (e is IOException or TimeoutException) { return (e.Message, null); }
-        return (null, RealQemuComparison.FirstDivergence(runnable, machine.Profile, () => catalog.Create(model), log, File.ReadAllText(log)));
+        public INestedDivergence? First => (INestedDivergence?)Listener ?? Stage2;
     }
 
-    static void Print(string prefix, StepDivergence divergence)
+    /// <summary>One program on a fresh nested QEMU (with edu's Stage-2 probes after each step on
+    /// a machine whose container has a domain, their readings kept beside the recording as
+    /// NAME.probes), then judged against the model.</summary>
+    static NestedRun Compare(NestedMachine machine, FuzzProgram runnable, string device, string shim, string log, TargetCatalog catalog,
+        string model = "qemu-7.2", EduDma? edu = null)
+    {
+        ListenerTarget Model() => catalog.Create(model);
+        var probes = machine.Domain && edu is not null ? new Stage2Run(edu, Stage2Probes.Plan(runnable, machine, Model)) : null;
+        try { Drive(machine.Profile, runnable, device, shim, log, afterStep: probes is null ? null : probes.AfterStep); }
+        catch (Exception e) when (e is IOException or TimeoutException) { return new NestedRun(e.Message); }
+        var listener = RealQemuComparison.FirstDivergence(runnable, machine.Profile, Model, log, File.ReadAllText(log));
+        if (probes is null) return new NestedRun(null, listener);
+        File.WriteAllText(Path.ChangeExtension(log, ".probes"), Stage2Probes.Format(probes.Readings));
+        var (stage2, unjudged) = Stage2Probes.Judge(runnable, machine, Model, probes.Readings);
+        return new NestedRun(null, listener, probes.Readings.Count, unjudged, stage2);
+    }
+
+    static void Print(string prefix, INestedDivergence divergence)
     {
         foreach (var line in divergence.Describe().Split('\n')) Console.WriteLine($"{prefix} {line}");
     }

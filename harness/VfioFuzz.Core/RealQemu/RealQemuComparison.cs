@@ -7,9 +7,17 @@ using VfioFuzz.Running;
 
 namespace VfioFuzz.RealQemu;
 
+/// <summary>Where real QEMU and the model part: a finding of the real-QEMU lab, named by its
+/// signature and described with both sides.</summary>
+public interface INestedDivergence
+{
+    string Signature { get; }
+    string Describe();
+}
+
 /// <summary>The first op after which the nested QEMU and the model disagree: what each side's
 /// listener saw and did during that op.</summary>
-public sealed record StepDivergence(int Step, string Op, IReadOnlyList<StepEvent> Real, IReadOnlyList<StepEvent> Model, string OpName = "boot")
+public sealed record StepDivergence(int Step, string Op, IReadOnlyList<StepEvent> Real, IReadOnlyList<StepEvent> Model, string OpName = "boot") : INestedDivergence
 {
     /// <summary>model-divergence:&lt;op kind or boot&gt;:&lt;side&gt;-&lt;event&gt;: the first event only real
     /// QEMU shows (real-only), else the first only the model shows (model-only), else the first

@@ -35,7 +35,7 @@ public sealed record Stage2Reading(int Step, ulong Iova, uint Cpu, uint Dma)
 }
 
 /// <summary>A probe whose outcome contradicts the model.</summary>
-public sealed record Stage2Divergence(int Step, string Op, string OpName, Stage2Reading Reading, ProbeClaim Claim)
+public sealed record Stage2Divergence(int Step, string Op, string OpName, Stage2Reading Reading, ProbeClaim Claim) : INestedDivergence
 {
     /// <summary>mapped-but-blocked (a DMAR fault where the model maps), unmapped-but-reached
     /// (a completed DMA where it does not), or wrong-page (the DMA reached other memory than the
