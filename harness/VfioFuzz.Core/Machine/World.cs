@@ -597,7 +597,7 @@ public sealed class World
         var leaves = _renderLeaves;
         leaves.Clear();
         // PAM's RAM aliases sit above the legacy ROMs (the PCI side they replace).
-        for (int s = 0; s < PamSegments; s++)
+        for (int s = 0; Profile.ChipsetPam && s < PamSegments; s++)
         {
             if (_pam[s] == 0) continue;
             var (start, size) = PamRange(s);
