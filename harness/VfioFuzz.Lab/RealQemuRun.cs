@@ -29,7 +29,7 @@ static class RealQemuRun
         {
             var entry = CorpusFile.Load(path);
             var machine = NestedMachine.Of(entry.Profile);
-            string? device = machine == NestedMachine.Mbochs ? mdev : machine == NestedMachine.Edu ? edu : null;
+            string? device = machine is null ? null : DeviceOf(machine, mdev, edu);
             if (machine is null || device is null)
             {
                 Console.WriteLine($"REALQEMU {entry.Id} skipped: profile {entry.Profile.Name} is not a nested machine of this guest ({NestedMachine.Names}; edu {(edu is null ? "absent" : "at " + edu)})");
@@ -85,7 +85,7 @@ static class RealQemuRun
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             var machine = edu is not null && programs % 2 == 1 ? NestedMachine.Edu : NestedMachine.Mbochs;
-            string device = machine == NestedMachine.Edu ? edu! : mdev;
+            string device = DeviceOf(machine, mdev, edu)!;
             var profile = machine.Profile;
             var bytes = new byte[4 * rng.Next(1, 9)];
             rng.NextBytes(bytes);
@@ -94,7 +94,7 @@ static class RealQemuRun
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
             var run = Compare(machine, runnable, device, shim, log, catalog, model, eduDma);
-            if (run.Refused is null && run.First is null) { File.Delete(log); File.Delete(Path.ChangeExtension(log, ".probes")); continue; }
+            if (run.Refused is null && run.First is null) { DeleteRecording(log); continue; }
             if (run.Refused is not null)
             {
                 // Kept as it came: the program (why, in its description) and what QEMU printed.
@@ -109,8 +109,7 @@ static class RealQemuRun
             if (File.Exists(stem + ".yaml"))
             {
                 Console.WriteLine($"REALQEMU-FUZZ {id} known {signature} ({runnable.Ops.Length} op(s))");
-                File.Delete(log);
-                File.Delete(Path.ChangeExtension(log, ".probes"));
+                DeleteRecording(log);
                 continue;
             }
             var minimizer = new Minimizer(p => Compare(machine, p, device, shim, stem + ".log", catalog, model, eduDma).First?.Signature is { } s ? [s] : []);
@@ -122,13 +121,9 @@ static class RealQemuRun
             {
                 (minimized, final) = (runnable, divergence);
                 File.Move(log, stem + ".log", overwrite: true);
-                if (File.Exists(Path.ChangeExtension(log, ".probes"))) File.Move(Path.ChangeExtension(log, ".probes"), stem + ".probes", overwrite: true);
+                if (File.Exists(Stage2Probes.ReadingsOf(log))) File.Move(Stage2Probes.ReadingsOf(log), Stage2Probes.ReadingsOf(stem + ".log"), overwrite: true);
             }
-            else
-            {
-                File.Delete(log);
-                File.Delete(Path.ChangeExtension(log, ".probes"));
-            }
+            else DeleteRecording(log);
             File.WriteAllText(stem + ".yaml", CorpusFile.ToYaml(signature.Replace(":", "--"), final!.Describe(), profile, minimized, new Dictionary<string, IReadOnlyCollection<string>>()));
             Console.WriteLine($"REALQEMU-FUZZ {id} NEW {signature} ({runnable.Ops.Length} -> {minimized.Ops.Length} op(s), {minimizer.Runs} nested runs): {stem}.yaml");
             Print("REALQEMU-FUZZ  ", final);
@@ -158,9 +153,21 @@ static class RealQemuRun
         catch (Exception e) when (e is IOException or TimeoutException) { return new NestedRun(e.Message); }
         var listener = RealQemuComparison.FirstDivergence(runnable, machine.Profile, Model, log, File.ReadAllText(log));
         if (probes is null) return new NestedRun(null, listener);
-        File.WriteAllText(Path.ChangeExtension(log, ".probes"), Stage2Probes.Format(probes.Readings));
+        File.WriteAllText(Stage2Probes.ReadingsOf(log), Stage2Probes.Format(probes.Readings));
         var (stage2, unjudged) = Stage2Probes.Judge(runnable, machine, Model, probes.Readings);
         return new NestedRun(null, listener, probes.Readings.Count, unjudged, stage2);
+    }
+
+    /// <summary>The vfio-pci device of the lab guest a nested machine takes, or null when this
+    /// guest has none for it (edu not bound).</summary>
+    static string? DeviceOf(NestedMachine machine, string mdev, string? edu) =>
+        machine == NestedMachine.Edu ? edu : machine == NestedMachine.Mbochs ? mdev : null;
+
+    /// <summary>A nested run's recording and its probe readings, gone.</summary>
+    static void DeleteRecording(string log)
+    {
+        File.Delete(log);
+        File.Delete(Stage2Probes.ReadingsOf(log));
     }
 
     static void Print(string prefix, INestedDivergence divergence)

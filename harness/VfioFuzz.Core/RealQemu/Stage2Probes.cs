@@ -125,7 +125,7 @@ public static class Stage2Probes
         return (null, unjudged);
     }
 
-    /// <summary>Where the lab keeps a program's probe readings: beside it, same name, .probes.</summary>
+    /// <summary>Where the lab keeps probe readings: beside the program or its recording, same name, .probes.</summary>
     public static string ReadingsOf(string programPath) => Path.ChangeExtension(programPath, ".probes");
 
     public static string Format(IEnumerable<Stage2Reading> readings)
