@@ -21,7 +21,11 @@ public static class CassetteReplay
     {
         var session = cassette.Session(targetId);
         ReplayIoas? ioas = null;
-        var options = new RunOptions(Trace: trace, Backend: (_, _) => ioas = new ReplayIoas(cassette.Path, session));
+        // A session is one IOAS: a program that closes its container (the last device
+        // unplugged) and opens another has no recording of the second.
+        var options = new RunOptions(Trace: trace, Backend: (_, _) => ioas is null
+            ? ioas = new ReplayIoas(cassette.Path, session)
+            : throw new CassetteDivergenceException($"{cassette.Path}: session '{targetId}': the program opens a second container (a device-replug after the last device's unplug); a recording holds one"));
         var result = new ProgramRunner(ProfileOf(cassette, entry), () => catalog.Create(targetId), options).Run(entry.Program);
         if (!ioas!.Exhausted)
             throw new CassetteDivergenceException($"{cassette.Path}: session '{targetId}': the run ended before the recording's last call ({session.Calls.Length} recorded)");

@@ -27,6 +27,9 @@ public interface IWorldEvents
     /// <summary>A fail-nth op: the Nth map call from here on fails with <paramref name="errno"/>
     /// (nothing changes in the World).</summary>
     void FailNth(int n, VfioFuzz.Iommufd.Errno errno) { }
+
+    /// <summary>A device left the machine (its BARs already gone from the view) or came back.</summary>
+    void DeviceHotplug(PciDevice device, bool plugged) { }
 }
 
 /// <summary>For callers that only need the World's state (the decoder resolving handles).</summary>

@@ -69,6 +69,10 @@ public sealed class PciDevice
     /// BAR mmaps are disabled so accesses trap), until the re-enable timer fires.</summary>
     public bool MmapsEnabled { get; set; } = true;
 
+    /// <summary>Whether the device is in the machine: false between a device-unplug and its
+    /// device-replug. No op can name an unplugged device.</summary>
+    public bool Plugged { get; set; } = true;
+
     public PciDevice(DeviceSpec spec, ulong hostPageSize)
     {
         Spec = spec;

@@ -131,6 +131,7 @@ public sealed class World
             dev.CommandMem = true;
             dev.MmapsEnabled = true;
             dev.State = DeviceState.Running;
+            dev.Plugged = true;
             if (dev.Hdm is { } hdm)
             {
                 hdm.Boot();   // machine_done: QEMU commits HDM decoder 0
@@ -145,11 +146,31 @@ public sealed class World
     /// executions instead of building regions, devices and host mappings each time.</summary>
     public void Reset() => Boot();
 
+    /// <summary>A plugged device by its id: an op can name no other.</summary>
     public PciDevice Device(string id)
+    {
+        var dev = AnyDevice(id);
+        if (!dev.Plugged) throw new ProgramException($"device {id} is unplugged (device-replug it first)");
+        return dev;
+    }
+
+    PciDevice AnyDevice(string id)
     {
         foreach (var d in Devices)
             if (d.Id == id) return d;
         throw new ProgramException($"unknown device '{id}' (this profile has: {string.Join(", ", Devices.Select(d => d.Id))})");
+    }
+
+    /// <summary>Whether any device is plugged: while one is, its container and the listener on
+    /// it live.</summary>
+    public bool AnyDevicePlugged
+    {
+        get
+        {
+            foreach (var d in Devices)
+                if (d.Plugged) return true;
+            return false;
+        }
     }
 
     /// <summary>The device a region belongs to (its BAR's owner), if any.</summary>
@@ -187,6 +208,8 @@ public sealed class World
             case HdmCommit c: CommitHdm(c, events); break;
             case HdmDecommit d: DecommitHdm(Device(d.Device), events); break;
             case DeviceInitDone i: InitDone(Device(i.Device), events); break;
+            case DeviceUnplug u: UnplugDevice(Device(u.Device), events); break;
+            case DeviceReplug r: ReplugDevice(r.Device, events); break;
             case AtsAccess a: Ats(a, events); break;
             case SetViommu v: SetViommuEnabled(v.On, events); break;
             case IotlbMap m: MapIotlb(m, events); break;
@@ -327,21 +350,69 @@ public sealed class World
     /// while the devices are in reset; afterwards devices initialize.</summary>
     void ResetSystem(IWorldEvents events)
     {
-        foreach (var dev in Devices) SetMmaps(dev, true, events);   // each device's pre_reset disables INTx
+        // An unplugged device is not in the machine: the reset does not reach it (it is left
+        // as its unplug left it: reset, MEM off, BARs unprogrammed).
+        foreach (var dev in Devices) if (dev.Plugged) SetMmaps(dev, true, events);   // each device's pre_reset disables INTx
         if (_readOnly.Count > 0)
         {
             _readOnly.Clear();   // the chipset's PAM/SMRAM registers reset: writable again
             Commit(events);
         }
-        foreach (var dev in Devices) ChangeState(dev, DeviceState.Resetting, events);
+        foreach (var dev in Devices) if (dev.Plugged) ChangeState(dev, DeviceState.Resetting, events);
         foreach (var dev in Devices) RevokeHdm(dev, events);
         foreach (var dev in Devices)
         {
             SetMem(dev, false, events);
             foreach (var bar in dev.Bars) bar.Address = 0;
         }
-        foreach (var dev in Devices) ChangeState(dev, DeviceState.Initializing, events);
-        foreach (var dev in Devices) RescanHdm(dev, events);
+        foreach (var dev in Devices) if (dev.Plugged) ChangeState(dev, DeviceState.Initializing, events);
+        foreach (var dev in Devices) if (dev.Plugged) RescanHdm(dev, events);
+    }
+
+    /// <summary>Hot-unplug, as QEMU 7.2 does it once the guest ejects the slot (read in 7.2:
+    /// pci_qdev_unrealize, vfio_exitfn, vfio_instance_finalize): pci_unregister_io_regions
+    /// takes each mapped BAR out of the address space, BAR by BAR in index order, each its own
+    /// transaction (memory_region_del_subregion), before the device's own teardown; then the
+    /// device leaves its container, whose listener is unregistered when it was the last
+    /// (<see cref="IWorldEvents.DeviceHotplug"/>). A CXL device's mapped DPA goes with it, after
+    /// the BARs: where NVIDIA's tree takes it down on unplug is not known (nvidia-tree.md has no
+    /// source for it). QEMU refuses device_del while migrating.</summary>
+    void UnplugDevice(PciDevice dev, IWorldEvents events)
+    {
+        CheckNotMigrating($"device-unplug {dev.Id}", DeviceHotplugRule);
+        foreach (var bar in dev.Bars)
+        {
+            if (bar.MappedAt is null) continue;
+            bar.MappedAt = null;
+            Commit(events);
+        }
+        if (dev.Hdm is { } hdm)
+        {
+            bool mapped = hdm.MappedAt is not null;
+            hdm.Decommit();
+            if (mapped) Commit(events);
+        }
+        // What a device_add of the same device finds: a device just reset.
+        dev.CommandMem = false;
+        foreach (var bar in dev.Bars) bar.Address = 0;
+        dev.MmapsEnabled = true;
+        dev.State = DeviceState.Running;
+        dev.Plugged = false;
+        events.DeviceHotplug(dev, plugged: false);
+    }
+
+    /// <summary>Hot-plug of the unplugged device (device_add): it realizes as a reset device
+    /// with nothing in the address space (no firmware runs for a hot-added device; the guest
+    /// programs its BARs and COMMAND.MEM), and joins a container, a new one when none is left.
+    /// A CXL device's HDM decoder stays uncommitted (machine_done, which commits it at boot, does
+    /// not run again). QEMU refuses device_add while migrating.</summary>
+    void ReplugDevice(string id, IWorldEvents events)
+    {
+        var dev = AnyDevice(id);
+        if (dev.Plugged) throw new ProgramException($"device-replug {id}: the device is plugged");
+        CheckNotMigrating($"device-replug {id}", DeviceHotplugRule);
+        dev.Plugged = true;
+        events.DeviceHotplug(dev, plugged: true);
     }
 
     /// <summary>vfio_pci_reset: pre_reset clears COMMAND.MEM through a config write while the

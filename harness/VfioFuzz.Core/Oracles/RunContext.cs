@@ -11,10 +11,13 @@ namespace VfioFuzz.Oracles;
 /// in progress (the section whose region_add/region_del is running, or none, as for an
 /// unmap a patch deferred to later).
 /// </summary>
-public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind container = ContainerKind.Iommufd)
+/// <remarks>One context per container: a program that unplugs the last device and plugs one
+/// back gets a new context for the new container, continuing <paramref name="before"/>'s
+/// findings (a run reports each signature once, whichever container showed it).</remarks>
+public sealed class RunContext(World world, IDmaMappings mappings, ContainerKind container = ContainerKind.Iommufd, RunContext? before = null)
 {
-    readonly List<Finding> _findings = [];
-    readonly HashSet<string> _signatures = [];
+    readonly List<Finding> _findings = before?._findings ?? [];
+    readonly HashSet<string> _signatures = before?._signatures ?? [];
 
     public World World { get; } = world;
     public IDmaMappings Ioas { get; } = mappings;

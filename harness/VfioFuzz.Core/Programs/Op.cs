@@ -42,6 +42,16 @@ public sealed record HdmCommit(string Device, ulong Gpa) : Op { public override 
 /// <summary>The guest's CXL driver decommits HDM decoder 0: the VMM unmaps the device memory.</summary>
 public sealed record HdmDecommit(string Device) : Op { public override string Name => "hdm-decommit"; }
 
+/// <summary>The device is hot-unplugged (device_del, and the guest's ejection of its slot): its
+/// BARs leave the address space one by one, and when it was the last device of its container
+/// the container's listener is unregistered and the container closed.</summary>
+public sealed record DeviceUnplug(string Device) : Op { public override string Name => "device-unplug"; }
+
+/// <summary>The unplugged device is hot-plugged again (device_add in the same slot): it comes
+/// back as after a reset (BARs unprogrammed, COMMAND.MEM off), and when no container was left
+/// a new one is opened and its listener registered (the replay of the whole view).</summary>
+public sealed record DeviceReplug(string Device) : Op { public override string Name => "device-replug"; }
+
 /// <summary>The device finished its post-reset initialization and answers invalidations again.</summary>
 public sealed record DeviceInitDone(string Device) : Op { public override string Name => "device-init-done"; }
 

@@ -16,10 +16,10 @@ static class OpChoices
     public static readonly Func<World, MemoryRegion, bool> Plugged = static (w, r) => w.IsPlugged(r.Name);
     public static readonly Func<World, MemoryRegion, bool> PluggedRam = static (w, r) => !r.ReadOnly && w.IsPlugged(r.Name);
     public static readonly Func<World, PciDevice, bool> Initializing = static (_, d) => d.State == DeviceState.Initializing;
-    public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Spec.Ats;
+    public static readonly Func<World, PciDevice, bool> Ats = static (_, d) => d.Plugged && d.Spec.Ats;
     public static readonly Func<World, PciDevice, bool> MmapsDisabled = static (_, d) => !d.MmapsEnabled;
     public static readonly Func<World, PciDevice, bool> HdmCommitted = static (_, d) => d.Hdm is { CommittedBase: not null };
-    public static readonly Func<World, PciDevice, bool> HdmDecommitted = static (_, d) => d.Hdm is { CommittedBase: null };
+    public static readonly Func<World, PciDevice, bool> HdmDecommitted = static (_, d) => d.Plugged && d.Hdm is { CommittedBase: null };
 
     /// <summary>The (choice mod count)-th item that qualifies, or null when none does.</summary>
     public static T? Pick<T>(ImmutableArray<T> all, World world, Func<World, T, bool> qualifies, int choice) where T : class

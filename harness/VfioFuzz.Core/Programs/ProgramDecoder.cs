@@ -50,6 +50,13 @@ public static class ProgramDecoder
         return null;
     }
 
+    /// <summary>The device the byte names, when it is plugged: an op can name no other.</summary>
+    static PciDevice? Plugged(ImmutableArray<PciDevice> devices, byte a)
+    {
+        var dev = devices[a % devices.Length];
+        return dev.Plugged ? dev : null;
+    }
+
     static byte At(ReadOnlySpan<byte> data, int i) => i < data.Length ? data[i] : (byte)0;
 
     static Op? DecodeOp(World world, byte code, byte a, byte b, byte c)
@@ -70,17 +77,17 @@ public static class ProgramDecoder
                 return plugged is null || world.DirtyTracking ? null : new UnmapRegion(plugged.Name);
             }
             case 2:
-                return new SetCommandMem(devices[a % devices.Length].Id, (b & 1) != 0);
+                return Plugged(devices, a) is { } mem ? new SetCommandMem(mem.Id, (b & 1) != 0) : null;
             case 3:
             {
-                var dev = devices[a % devices.Length];
+                if (Plugged(devices, a) is not { } dev) return null;
                 var bar = dev.Bars[b % dev.Bars.Length];
                 return OpChoices.BarGpa(world, bar.Spec, c) is { } gpa ? new MoveBar(dev.Id, bar.Spec.Index, gpa) : null;
             }
             case 4:
                 return new SystemReset();
             case 5:
-                return new DeviceReset(devices[a % devices.Length].Id);
+                return Plugged(devices, a) is { } reset ? new DeviceReset(reset.Id) : null;
             case 6:
             {
                 var waiting = OpChoices.Pick(world.Devices, world, OpChoices.Initializing, a);
@@ -103,8 +110,16 @@ public static class ProgramDecoder
                 return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: true, a) is { } used ? new VmemUnplug(used) : null;
             case 17:
                 return new SetDirtyTracking((a & 1) != 0);
+            case 18 when (c & 0xc0) == 0xc0:
+            {
+                // Hot-unplug of a plugged device, hot-plug of an unplugged one (QEMU refuses
+                // both while migrating).
+                var dev = devices[a % devices.Length];
+                if (world.DirtyTracking) return null;
+                return dev.Plugged ? new DeviceUnplug(dev.Id) : new DeviceReplug(dev.Id);
+            }
             case 18:
-                return new DeviceFlr(devices[a % devices.Length].Id);
+                return Plugged(devices, a) is { } flr ? new DeviceFlr(flr.Id) : null;
             case 19:
             {
                 var decommitted = OpChoices.Pick(devices, world, OpChoices.HdmDecommitted, a);
@@ -119,7 +134,7 @@ public static class ProgramDecoder
                 return new FailNth(1 + a % 4, FailNth.Injectable[b % FailNth.Injectable.Length]);
             case 14:
             {
-                var dev = devices[a % devices.Length];
+                if (Plugged(devices, a) is not { } dev) return null;
                 var bar = dev.Bars[b % dev.Bars.Length];
                 return dev.BarDecodes(bar) ? new BarSizing(dev.Id, bar.Spec.Index) : null;
             }
@@ -131,7 +146,7 @@ public static class ProgramDecoder
                 return writableRam is null ? null : new SetReadOnly(writableRam.Name, (b & 1) != 0);
             }
             case 11:
-                return new IntxInterrupt(devices[a % devices.Length].Id);
+                return Plugged(devices, a) is { } intx ? new IntxInterrupt(intx.Id) : null;
             case 12:
             {
                 var masked = OpChoices.Pick(devices, world, OpChoices.MmapsDisabled, a);

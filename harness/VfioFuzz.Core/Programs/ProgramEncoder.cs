@@ -63,6 +63,10 @@ public static class ProgramEncoder
                 return Bytes(5, Device(r.Device));
             case DeviceFlr f:
                 return Bytes(18, Device(f.Device));
+            case DeviceUnplug u:
+                return Bytes(18, Device(u.Device), 0, 0xc0);
+            case DeviceReplug r:
+                return Bytes(18, Device(r.Device), 0, 0xc0);
             case HdmCommit c:
             {
                 int a = OpChoices.ChoiceOf(world.Devices, world, OpChoices.HdmDecommitted, x => x.Id == c.Device);

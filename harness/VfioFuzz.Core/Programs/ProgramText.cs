@@ -16,6 +16,8 @@ public static class ProgramText
         DeviceInitDone i => $"device-init-done {i.Device}",
         AtsAccess a => $"ats-access {a.Device} 0x{a.Gpa:x}",
         FailNth f => $"fail-nth {f.N} {f.Errno}",
+        DeviceUnplug u => $"device-unplug {u.Device}",
+        DeviceReplug r => $"device-replug {r.Device}",
         SetPam p => $"pam segment {p.Segment} mode {p.Mode}",
         _ => op.Name,
     };

@@ -44,6 +44,8 @@ public static class ProgramYaml
             VmemUnplug u => Args(("block", u.Block.ToString())),
             IntxInterrupt i => Args(("device", i.Device)),
             IntxMmapTimer t => Args(("device", t.Device)),
+            DeviceUnplug u => Args(("device", u.Device)),
+            DeviceReplug r => Args(("device", r.Device)),
             _ => null,
         };
         if (args is null) return new YamlScalarNode(op.Name);
@@ -99,7 +101,9 @@ public static class ProgramYaml
             "pam" => new SetPam(f.Int32(args, "segment", what), f.Int32(args, "mode", what)),
             "intx" => new IntxInterrupt(f.String(args, "device", what)),
             "intx-mmap-timer" => new IntxMmapTimer(f.String(args, "device", what)),
-            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, pam, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking, fail-nth)"),
+            "device-unplug" => new DeviceUnplug(f.String(args, "device", what)),
+            "device-replug" => new DeviceReplug(f.String(args, "device", what)),
+            _ => throw f.Error(keyNode, $"unknown op '{name}' (known: map-region, unmap-region, command-mem, move-bar, system-reset, device-reset, device-flr, device-init-done, device-unplug, device-replug, hdm-commit, hdm-decommit, ats-access, viommu, iotlb-map, iotlb-unmap, intx, intx-mmap-timer, readonly, pam, bar-sizing, vmem-plug, vmem-unplug, dirty-tracking, fail-nth)"),
         };
         f.OnlyKeys(args, what, op switch
         {

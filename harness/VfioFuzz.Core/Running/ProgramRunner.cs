@@ -16,7 +16,8 @@ namespace VfioFuzz.Running;
 /// initial replay of the view), applies each op and delivers every transaction to the
 /// listener exactly as memory_region_transaction_commit would (begin, region_del in address
 /// order, region_add in address order, commit), then unregisters it (teardown deletes every
-/// section). The oracles watch throughout. A ProgramException means the program is not
+/// section): at the end, or when the last device is hot-unplugged (a hot-plug then opens a
+/// new container and registers a new listener on it). The oracles watch throughout. A ProgramException means the program is not
 /// legal and propagates; anything the target throws is a crash finding.
 /// </summary>
 public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTarget, RunOptions? options = null)
@@ -58,37 +59,32 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         var world = Interlocked.Exchange(ref _spare, null);
         if (world is null) world = new World(profile);
         else world.Reset();
-        IDmaMappings kernel = container == ContainerKind.Type1
-            ? _options.CreateType1(profile, world.Host)
-            : _options.CreateIoas(profile, world.Host);
-        try { return Run(ops, world, kernel, container); }
+        var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
+        var driver = new ListenerDriver(this, world, container, trace);
+        try { return Run(ops, world, driver, trace); }
         finally
         {
-            (kernel as IDisposable)?.Dispose();   // the real backend holds an fd and mappings
+            driver.CloseContainer();   // the real backend holds an fd and mappings
             Volatile.Write(ref _spare, world);
         }
     }
 
-    RunResult Run(IOpSource ops, World world, IDmaMappings baseKernel, ContainerKind container)
+    ListenerTarget CreateTarget() => createTarget();
+
+    /// <summary>A container of the run's kind, its kernel side as the options say.</summary>
+    IDmaMappings OpenKernel(World world, ContainerKind container) => container == ContainerKind.Type1
+        ? _options.CreateType1(profile, world.Host)
+        : _options.CreateIoas(profile, world.Host);
+
+    RunResult Run(IOpSource ops, World world, ListenerDriver driver, TraceLog trace)
     {
-        var trace = _options.Trace ? new TraceLog() : TraceLog.Disabled;
-        var oracles = Oracle.CreateAll();
-        var ctx = new RunContext(world, baseKernel, container);
-        foreach (var o in oracles) o.Attach(ctx);
-        IDmaMappings kernel = baseKernel switch
-        {
-            IType1Iommu type1 => new ObservedType1(type1, ctx, oracles),
-            IIoas ioas => new ObservedIoas(ioas, ctx, oracles),
-            _ => throw new ArgumentException($"no container interface for {baseKernel.GetType().Name}"),
-        };
-        var target = createTarget();
-        var driver = new ListenerDriver(target, ctx, oracles, trace);
         // Millisecond ticks, not a Stopwatch: the watchdog is checked after every op.
         long deadline = Environment.TickCount64 + (long)_options.WatchdogOrDefault.TotalMilliseconds;
 
         // A fail-nth first in the program is armed before the listener registers: the
         // registration replay's maps count (how an initialization failure is reached).
         int steps = 0;
+        driver.OpenContainer();
         var first = ops.Next(world);
         if (first is FailNth armed)
         {
@@ -98,86 +94,166 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             first = ops.Next(world);
         }
 
-        ctx.Step = 0;
-        if (!driver.Guard(() =>
-            {
-                target.Register(new ListenerEnvironment(kernel, world.Host, profile.HostPageSize, world.Devices, trace,
-                    world.Viommu, gpa => world.SystemView.Find(gpa), ctx.Refs,
-                    world.DiscardManagerOf, ctx.DirtyLog));
-                driver.Transaction(FlatView.Empty, world.View);
-                ctx.BootView = world.View;
-                target.Initialized();
-                driver.InitializedDespiteFailure();
-                ctx.ListenerInitialized = true;
-            }))
-            return Result(ctx, trace, steps);
+        driver.Ctx.Step = 0;
+        if (!driver.Guard(driver.Register)) return Result(driver.Ctx, trace, steps);
 
         for (var op = first; op is not null; op = ops.Next(world))
         {
-            ctx.Step = ++steps;
-            if (trace.Enabled) trace.Note($"step {ctx.Step}: {ProgramText.Describe(op)}");
-            if (!driver.Apply(world, op)) return Result(ctx, trace, ctx.Step);
+            driver.Ctx.Step = ++steps;
+            if (trace.Enabled) trace.Note($"step {steps}: {ProgramText.Describe(op)}");
+            if (!driver.Apply(world, op)) return Result(driver.Ctx, trace, steps);
             if (Environment.TickCount64 >= deadline)
             {
-                ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:watchdog", ctx.Step,
-                    $"program exceeded its {_options.WatchdogOrDefault.TotalSeconds:0.#} s budget at step {ctx.Step}",
+                driver.Ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:watchdog", steps,
+                    $"program exceeded its {_options.WatchdogOrDefault.TotalSeconds:0.#} s budget at step {steps}",
                     "The listener (or a backend call) took longer than the per-program watchdog allows: a stuck call or a loop.",
                     "hang"));
-                return Result(ctx, trace, ctx.Step);
+                return Result(driver.Ctx, trace, steps);
             }
         }
 
-        ctx.Step = steps + 1;
-        if (trace.Enabled) trace.Note($"step {ctx.Step}: teardown (memory_listener_unregister)");
-        ctx.DevicesDetached = true;
-        if (driver.Guard(() => driver.Transaction(world.View, FlatView.Empty, afterCommit: false)))
-            foreach (var o in oracles) o.AtTeardown(ctx);
-        return Result(ctx, trace, ctx.Step);
+        driver.Ctx.Step = steps + 1;
+        // Every device still plugged is detached, the last one's container unregisters its
+        // listener; with none plugged that happened at the last unplug.
+        if (driver.HasContainer)
+        {
+            if (trace.Enabled) trace.Note($"step {steps + 1}: teardown (memory_listener_unregister)");
+            driver.Guard(driver.Release);
+        }
+        return Result(driver.Ctx, trace, steps + 1);
     }
 
     static RunResult Result(RunContext ctx, TraceLog trace, int steps) => new(ctx.Findings, trace.Lines, steps);
 
-    /// <summary>Turns World events into listener callbacks and oracle hooks.</summary>
-    sealed class ListenerDriver(ListenerTarget target, RunContext ctx, Oracle[] oracles, TraceLog trace) : IWorldEvents
+    /// <summary>
+    /// Turns World events into listener callbacks and oracle hooks, for the container open now:
+    /// from the listener's registration to its release, one container with its kernel side,
+    /// target instance, oracles and context. Hot-unplug of the last device releases it; a
+    /// hot-plug with none open opens the next (QEMU finds no container to join in the address
+    /// space and makes one). Between the two no listener exists and the World's changes reach
+    /// nobody.
+    /// </summary>
+    sealed class ListenerDriver(ProgramRunner runner, World world, ContainerKind container, TraceLog trace) : IWorldEvents
     {
-        public void Transaction(FlatView before, FlatView after) => Transaction(before, after, afterCommit: true);
+        ListenerTarget _target = null!;
+        Oracle[] _oracles = [];
+        IDmaMappings? _kernel;
+
+        /// <summary>The open container's context, or the last one's when none is open (they
+        /// share the findings).</summary>
+        public RunContext Ctx { get; private set; } = null!;
+
+        public bool HasContainer => _kernel is not null;
+
+        /// <summary>A container and a fresh target instance with its oracles, nothing registered yet.</summary>
+        public void OpenContainer()
+        {
+            var baseKernel = runner.OpenKernel(world, container);
+            var before = Ctx;
+            Ctx = new RunContext(world, baseKernel, container, before) { Step = before?.Step ?? 0 };
+            _kernel = baseKernel;
+            _oracles = Oracle.CreateAll();
+            foreach (var o in _oracles) o.Attach(Ctx);
+            _target = runner.CreateTarget();
+        }
+
+        /// <summary>memory_listener_register: the replay of the view, then initialization.</summary>
+        public void Register()
+        {
+            IDmaMappings kernel = _kernel switch
+            {
+                IType1Iommu type1 => new ObservedType1(type1, Ctx, _oracles),
+                IIoas ioas => new ObservedIoas(ioas, Ctx, _oracles),
+                _ => throw new ArgumentException($"no container interface for {_kernel?.GetType().Name}"),
+            };
+            _target.Register(new ListenerEnvironment(kernel, world.Host, world.Profile.HostPageSize, world.Devices, trace,
+                world.Viommu, gpa => world.SystemView.Find(gpa), Ctx.Refs,
+                world.DiscardManagerOf, Ctx.DirtyLog));
+            Transaction(FlatView.Empty, world.View);
+            Ctx.BootView = world.View;
+            _target.Initialized();
+            InitializedDespiteFailure();
+            Ctx.ListenerInitialized = true;
+        }
+
+        /// <summary>memory_listener_unregister as the last device's container goes: every
+        /// section deleted (the World still holds its view; the per-commit checks do not apply),
+        /// the teardown checks, and the container closed.</summary>
+        public void Release()
+        {
+            Ctx.DevicesDetached = true;
+            try
+            {
+                Transaction(world.View, FlatView.Empty, afterCommit: false);
+                foreach (var o in _oracles) o.AtTeardown(Ctx);
+            }
+            finally { CloseContainer(); }
+        }
+
+        /// <summary>The container's kernel side closed (type1: the container fd; iommufd: the
+        /// IOAS), whatever the listener left in it.</summary>
+        public void CloseContainer()
+        {
+            (_kernel as IDisposable)?.Dispose();
+            _kernel = null;
+        }
+
+        public void DeviceHotplug(PciDevice device, bool plugged)
+        {
+            if (!plugged && HasContainer && !world.AnyDevicePlugged)
+            {
+                if (trace.Enabled) trace.Note($"{device.Id} was the last device: memory_listener_unregister, the container closes");
+                Release();
+            }
+            else if (plugged && !HasContainer)
+            {
+                if (trace.Enabled) trace.Note($"{device.Id} opens a new container: memory_listener_register");
+                OpenContainer();
+                Register();
+            }
+        }
+
+        public void Transaction(FlatView before, FlatView after)
+        {
+            if (HasContainer) Transaction(before, after, afterCommit: true);
+        }
 
         /// <summary>At teardown the World still holds its view while the listener deletes it
         /// all: the per-commit checks do not apply there.</summary>
-        public void Transaction(FlatView before, FlatView after, bool afterCommit)
+        void Transaction(FlatView before, FlatView after, bool afterCommit)
         {
-            target.Begin();
+            _target.Begin();
             // All deletions first, then all additions, each in address order.
             foreach (var s in before.NotIn(after)) Call(s, add: false);
             foreach (var s in after.NotIn(before)) Call(s, add: true);
-            target.Commit();
+            _target.Commit();
             if (!afterCommit) return;
-            ctx.Offers.Committed(ctx.World);
-            foreach (var o in oracles) o.AfterCommit(ctx);
+            Ctx.Offers.Committed(Ctx.World);
+            foreach (var o in _oracles) o.AfterCommit(Ctx);
         }
 
         void Call(Section s, bool add)
         {
             // A vIOMMU that refuses vfio's MAP notifier: QEMU's region_add fails, and so does
             // the registration (at boot) or QEMU itself (hw_error, at run time).
-            if (add && s.Mr.IsIommu && ctx.World.Viommu.MapNotifierRefusal is { } refusal)
-                ctx.AbortExpected ??= ExpectedAbort.NotifierRefused(s, refusal);
-            ctx.Section = s;
-            ctx.Deleting = !add;
+            if (add && s.Mr.IsIommu && Ctx.World.Viommu.MapNotifierRefusal is { } refusal)
+                Ctx.AbortExpected ??= ExpectedAbort.NotifierRefused(s, refusal);
+            Ctx.Section = s;
+            Ctx.Deleting = !add;
             try
             {
-                if (add) target.RegionAdd(s);
-                else target.RegionDel(s);
+                if (add) _target.RegionAdd(s);
+                else _target.RegionDel(s);
             }
-            finally { ctx.Section = null; ctx.Deleting = false; }
-            if (add && ctx.ListenerInitialized && ctx.AbortExpected is { } abort) IgnoredFailure(abort, "region_add went on");
+            finally { Ctx.Section = null; Ctx.Deleting = false; }
+            if (add && Ctx.ListenerInitialized && Ctx.AbortExpected is { } abort) IgnoredFailure(abort, "region_add went on");
         }
 
         /// <summary>After registration: a RAM map of the replay failed (fail-nth), and QEMU
         /// fails the registration, but the target's Initialized did not.</summary>
         public void InitializedDespiteFailure()
         {
-            if (ctx.AbortExpected is { } abort) IgnoredFailure(abort, "the listener's registration succeeded");
+            if (Ctx.AbortExpected is { } abort) IgnoredFailure(abort, "the listener's registration succeeded");
         }
 
         /// <summary>A target that goes on where QEMU stops: after a failed RAM map or a refused
@@ -185,45 +261,47 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         /// initialization) or calls hw_error (after); either way the VM does not run on.</summary>
         void IgnoredFailure(ExpectedAbort abort, string what)
         {
-            ctx.AbortExpected = null;
+            Ctx.AbortExpected = null;
             string sig = $"{FindingKinds.UnexpectedErrno}:ignored-map-failure:{abort.Role.Name()}";
-            if (ctx.Seen(sig)) return;
-            ctx.Report(new Finding(FindingKinds.UnexpectedErrno, sig, ctx.Step, $"{abort.Why}, and {what}", abort.Consequence,
+            if (Ctx.Seen(sig)) return;
+            Ctx.Report(new Finding(FindingKinds.UnexpectedErrno, sig, Ctx.Step, $"{abort.Why}, and {what}", abort.Consequence,
                 "the VM runs on with memory the device cannot reach"));
         }
 
         public void FailNth(int n, Errno errno)
         {
             if (trace.Enabled) trace.Note($"fail-nth: map call {n} from here fails with {errno}");
-            ctx.ArmFailure(n, errno);
+            if (HasContainer) Ctx.ArmFailure(n, errno);   // with no container there is no map to fail
         }
 
         public void DeviceStateChanged(PciDevice device)
         {
             if (trace.Enabled) trace.Note($"{device.Id} is {device.State.Name()}");
-            long calls = ctx.IoasCalls;
-            target.DeviceStateChanged(device);
+            if (!HasContainer) return;
+            long calls = Ctx.IoasCalls;
+            _target.DeviceStateChanged(device);
             // A patch may act on a state change (flush deferred unmaps): re-check the IOAS if
             // it did. The view did not change, so with no call the checks would see the same.
-            if (ctx.IoasCalls == calls) return;
-            foreach (var o in oracles) o.AfterCommit(ctx);
+            if (Ctx.IoasCalls == calls) return;
+            foreach (var o in _oracles) o.AfterCommit(Ctx);
         }
 
         /// <summary>memory_region_notify_iommu: each registered notifier covering the IOVA gets
-        /// the event; the oracles see the IOAS afterwards. The context names the notification
+        /// the event; the _oracles see the IOAS afterwards. The context names the notification
         /// so a map or unmap it causes is attributed to the IOTLB, not to a section.</summary>
         public void Iotlb(in IotlbEvent e)
         {
             if (trace.Enabled) trace.Note($"guest IOTLB {(e.IsMap ? "MAP" : "UNMAP")} iova 0x{e.Iova:x} size 0x{e.Size:x}" + (e.IsMap ? $" -> gpa 0x{e.Gpa:x}" : ""));
-            ctx.Offers.Notified(ctx.World, e);
-            ctx.Notification = e;
+            if (!HasContainer) return;
+            Ctx.Offers.Notified(Ctx.World, e);
+            Ctx.Notification = e;
             try
             {
-                foreach (var n in ctx.World.Viommu.Notifiers.ToArray())
+                foreach (var n in Ctx.World.Viommu.Notifiers.ToArray())
                     if (n.Covers(e.Iova)) n.Notify(e);
             }
-            finally { ctx.Notification = null; }
-            foreach (var o in oracles) o.AfterCommit(ctx);
+            finally { Ctx.Notification = null; }
+            foreach (var o in _oracles) o.AfterCommit(Ctx);
         }
 
         /// <summary>virtio_mem_notify_plug: populate, for each listener, the part of the range
@@ -231,9 +309,10 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public bool RamPopulate(VirtioMem vmem, ulong offset, ulong size)
         {
             if (trace.Enabled) trace.Note($"virtio-mem plug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
+            if (!HasContainer) return true;
             var done = new List<(RamDiscardListener Listener, ulong Start, ulong Length)>();
             bool ok = true;
-            ctx.RamDiscard = (true, offset, size);
+            Ctx.RamDiscard = (true, offset, size);
             try
             {
                 foreach (var l in vmem.Listeners.ToArray())
@@ -244,13 +323,13 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 }
                 if (!ok)
                 {
-                    ctx.RamDiscard = (false, offset, size);
+                    Ctx.RamDiscard = (false, offset, size);
                     foreach (var (l, start, length) in done) l.Discard(start, length);
                 }
             }
-            finally { ctx.RamDiscard = null; }
+            finally { Ctx.RamDiscard = null; }
             // A refused plug is checked at the next commit, once the World has taken it back.
-            if (ok) foreach (var o in oracles) o.AfterCommit(ctx);
+            if (ok) foreach (var o in _oracles) o.AfterCommit(Ctx);
             return ok;
         }
 
@@ -258,25 +337,26 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
         public void RamDiscard(VirtioMem vmem, ulong offset, ulong size)
         {
             if (trace.Enabled) trace.Note($"virtio-mem unplug [0x{offset:x}, +0x{size:x}) of {vmem.Region.Name}");
-            ctx.RamDiscard = (false, offset, size);
+            if (!HasContainer) return;
+            Ctx.RamDiscard = (false, offset, size);
             try
             {
                 foreach (var l in vmem.Listeners.ToArray())
                     if (VirtioMem.Intersect(l, offset, size, out ulong start, out ulong length)) l.Discard(start, length);
             }
-            finally { ctx.RamDiscard = null; }
-            foreach (var o in oracles) o.AfterCommit(ctx);
+            finally { Ctx.RamDiscard = null; }
+            foreach (var o in _oracles) o.AfterCommit(Ctx);
         }
 
         public void DirtyTracking(bool started)
         {
             if (trace.Enabled) trace.Note($"global dirty tracking {(started ? "started" : "stopped")}");
-            target.LogGlobal(started);
+            if (HasContainer) _target.LogGlobal(started);
         }
 
         public void AtsAccess(PciDevice device, ulong gpa)
         {
-            foreach (var o in oracles) o.OnAtsAccess(ctx, device, gpa);
+            if (HasContainer) foreach (var o in _oracles) o.OnAtsAccess(Ctx, device, gpa);
         }
 
         /// <summary>Applies one op to the World under <see cref="Guard{T}"/>'s rules, with no
@@ -297,26 +377,26 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             catch (CassetteDivergenceException) { throw; }   // the recording, not the target, is at odds
             catch (IoctlTimeoutException e)
             {
-                ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:ioctl", ctx.Step,
+                Ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:ioctl", Ctx.Step,
                     $"{e.Call} did not return: {e.Message}",
                     "A call into the kernel's iommufd did not return within the backend watchdog: in QEMU this is a vCPU or the main loop stuck in an ioctl.",
                     "hang"));
             }
-            catch (QemuAbortException e) when (ctx.AbortExpected is { Why: var why })
+            catch (QemuAbortException e) when (Ctx.AbortExpected is { Why: var why })
             {
                 // QEMU's own reaction to the injected failure: the VM stops, nothing to report.
                 if (trace.Enabled) trace.Note($"QEMU stops here, as it does when {why}: {e.Message}");
             }
             catch (QemuAbortException e)
             {
-                ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:qemu-abort", ctx.Step,
+                Ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:qemu-abort", Ctx.Step,
                     $"QEMU aborted: {e.Message}",
                     "The listener hit a fatal path (hw_error after a failed RAM mapping, or a failed initial replay): the VM is gone.",
                     "fatal: QEMU exits"));
             }
             catch (Exception e)
             {
-                ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:{e.GetType().Name}", ctx.Step,
+                Ctx.Report(new Finding(FindingKinds.Crash, $"{FindingKinds.Crash}:{e.GetType().Name}", Ctx.Step,
                     $"the target threw {e.GetType().Name}: {e.Message}",
                     $"The listener model itself failed, which is a bug in the target file: {e.StackTrace?.Split('\n').FirstOrDefault()?.Trim()}",
                     "the run stopped"));
