@@ -7,11 +7,11 @@ using VfioFuzz.RealQemu;
 namespace VfioFuzz.Lab;
 
 /// <summary>
-/// One nested QEMU (Debian's 7.2 in the lab guest) with vfio-pci at 00:03.0 (the mbochs mdev,
-/// or edu behind the outer VT-d),
+/// One nested QEMU (Debian's 7.2 in the lab guest) with vfio-pci at 01:00.0 (the mbochs mdev,
+/// or edu behind the outer VT-d), behind a PCIe root port at 00:03.0 so it can be unplugged,
 /// started stopped (-S) so no firmware runs and qtest owns the machine. Its stderr (the
-/// vfio_* trace events of the "log" backend, and the container calls the LD_PRELOAD shim
-/// logs) goes to a file: the recording. qtest drives PCI config through the 0xcf8/0xcfc
+/// vfio_* trace events of the "log" backend, pci_cfg_read for the marker between ops, and the
+/// container calls the LD_PRELOAD shim logs) goes to a file: the recording. qtest drives PCI config through the 0xcf8/0xcfc
 /// ports; QMP resets the machine and ends it.
 /// </summary>
 sealed class NestedQemu : IDisposable
@@ -26,16 +26,24 @@ sealed class NestedQemu : IDisposable
     readonly StreamWriter _qmpOut;
     readonly Task _pump;
 
-    /// <summary>vfio-pci's -device properties for a device of the lab guest: an mdev by its
-    /// sysfs path, a PCI device by its address.</summary>
-    public static string VfioDevice(string device) =>
-        device.StartsWith('/') ? $"sysfsdev={device}" : $"host={device}";
+    readonly string _device;
+    readonly string _log;
+    readonly Dictionary<string, int> _awaited = [];
+
+    /// <summary>The vfio-pci property naming a device of the lab guest: an mdev by its sysfs
+    /// path, a PCI device by its address.</summary>
+    static (string Key, string Value) VfioDevice(string device) =>
+        device.StartsWith('/') ? ("sysfsdev", device) : ("host", device);
 
     /// <param name="device">The device vfio-pci takes: an mdev's sysfs path or a PCI address.</param>
+    /// <param name="id">Its qdev id: the profile's name for it, which device_del and device_add use.</param>
     /// <param name="binary">The QEMU to run: Debian's, or one built from source (qemu-build),
     /// which is told where Debian's firmware is (-L).</param>
-    public NestedQemu(string device, string shim, string log, string work, string binary = DebianBinary)
+    public NestedQemu(string device, string id, string shim, string log, string work, string binary = DebianBinary)
     {
+        _device = device;
+        _log = log;
+        var (key, value) = VfioDevice(device);
         string qtestPath = Path.Combine(work, "qtest.sock"), qmpPath = Path.Combine(work, "qmp.sock");
         File.Delete(qtestPath);
         File.Delete(qmpPath);
@@ -51,15 +59,17 @@ sealed class NestedQemu : IDisposable
             // Two DIMM slots and room for them from 4 GiB (q35 puts device memory there when
             // all RAM is below 4 GiB): map-region's pc-dimm hotplug.
             "-machine", "q35", "-S", "-display", "none", "-nodefaults", "-m", "128M,slots=2,maxmem=9G",
-            "-device", $"vfio-pci,{VfioDevice(device)},addr=03.0",
-            "-trace", "vfio_*",
+            "-device", $"pcie-root-port,id={GuestActions.RootPort},chassis=1,addr=03.0",
+            "-device", $"vfio-pci,{key}={value},id={id},bus={GuestActions.RootPort},addr=00.0",
+            "-trace", "vfio_*", "-trace", "pci_cfg_read",
             "-qtest", $"unix:{qtestPath}", "-qtest-log", "/dev/null",
             "-qmp", $"unix:{qmpPath},server=on,wait=off",
         }) start.ArgumentList.Add(a);
         start.Environment["LD_PRELOAD"] = shim;
         // stderr straight into the recording: QEMU's trace lines and the shim's are written
         // unbuffered to fd 2 in the order they happen.
-        var logFile = File.Open(log, FileMode.Create, FileAccess.Write, FileShare.Read);
+        // Unbuffered: the lab reads the recording while QEMU runs (AwaitTrace).
+        var logFile = new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _qemu = Process.Start(start) ?? throw new InvalidOperationException($"{binary} did not start");
         _pump = _qemu.StandardError.BaseStream.CopyToAsync(logFile).ContinueWith(_ => logFile.Dispose());
 
@@ -109,10 +119,14 @@ sealed class NestedQemu : IDisposable
         }
     }
 
-    /// <summary>The 0xcf8 address of a config register: the vfio-pci device at 00:03.0, or the
-    /// host bridge at 00:00.0.</summary>
-    static uint ConfigAddress(string device, int offset) =>
-        0x8000_0000u | (device == GuestActions.HostBridge ? 0u : 3u << 11) | (uint)(offset & 0xfc);
+    /// <summary>The 0xcf8 address of a config register: the host bridge at 00:00.0, the root
+    /// port at 00:03.0, the vfio-pci device at 01:00.0 behind it.</summary>
+    static uint ConfigAddress(string device, int offset) => 0x8000_0000u | (uint)(offset & 0xfc) | device switch
+    {
+        GuestActions.HostBridge => 0u,
+        GuestActions.RootPort => 3u << 11,
+        _ => 1u << 16,
+    };
 
     public uint Do(GuestAction action)
     {
@@ -141,8 +155,40 @@ sealed class NestedQemu : IDisposable
             case QmpCommand q:
                 Qmp(q.Execute, q.Arguments);
                 return 0;
+            case VfioDeviceAdd a:
+                var (property, host) = VfioDevice(_device);
+                // Written out, not serialized: the lab's trimmed build has no reflection-based JSON.
+                static string Json(string text) => JsonEncodedText.Encode(text).ToString();
+                Qmp("device_add", $"{{\"driver\": \"vfio-pci\", \"{property}\": \"{Json(host)}\", \"id\": \"{Json(a.Device)}\", " +
+                    $"\"bus\": \"{GuestActions.RootPort}\", \"addr\": \"00.0\"}}");
+                return 0;
+            case AwaitTrace t:
+                Await(t.Event);
+                return 0;
             default:
                 throw new ArgumentException($"unknown guest action {action}");
+        }
+    }
+
+    /// <summary>Waits (up to 20 s) until the recording holds one more <paramref name="traceEvent"/> line
+    /// than at the last wait for it.</summary>
+    void Await(string traceEvent)
+    {
+        int want = _awaited[traceEvent] = _awaited.GetValueOrDefault(traceEvent) + 1;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        for (;;)
+        {
+            using (var reader = new StreamReader(new FileStream(_log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)))
+            {
+                int seen = 0;
+                for (string? line; (line = reader.ReadLine()) is not null;)
+                    if (line.StartsWith(traceEvent + " ", StringComparison.Ordinal) || line.Contains(" " + traceEvent + " ", StringComparison.Ordinal)) seen++;
+                if (seen >= want) return;
+            }
+            if (_qemu.HasExited) throw new IOException($"nested QEMU exited (status {_qemu.ExitCode}) while the lab waited for {traceEvent}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"nested QEMU did not trace {traceEvent} within 20 s; its last lines: {string.Join(" | ", File.ReadLines(_log).Where(l => l.Length > 0).TakeLast(4))}");
+            Thread.Sleep(20);
         }
     }
 

@@ -211,20 +211,20 @@ static class RealQemuRun
         Action<int, NestedQemu>? afterStep = null)
     {
         var world = new World(profile);
-        using var qemu = new NestedQemu(device, shim, log, Path.GetTempPath(), binary);
+        using var qemu = new NestedQemu(device, world.Devices[0].Id, shim, log, Path.GetTempPath(), binary);
         foreach (var action in GuestActions.Firmware(world)) qemu.Do(action);
-        Marker(qemu, world);
+        Marker(qemu);
         afterStep?.Invoke(0, qemu);
         for (int step = 1; step <= runnable.Ops.Length; step++)
         {
             var op = runnable.Ops[step - 1];
             foreach (var action in GuestActions.For(op, world)!) qemu.Do(action);
             world.Apply(op, IgnoreWorldEvents.Instance);
-            Marker(qemu, world);
+            Marker(qemu);
             afterStep?.Invoke(step, qemu);
         }
     }
 
-    static void Marker(NestedQemu qemu, World world) =>
-        qemu.Do(new ConfigRead(world.Devices[0].Id, GuestActions.MarkerOffset, 4));
+    static void Marker(NestedQemu qemu) =>
+        qemu.Do(new ConfigRead(GuestActions.HostBridge, GuestActions.MarkerOffset, 4));
 }

@@ -9,7 +9,7 @@ namespace VfioFuzz.Lab;
 /// reached the scratch word is the harness's failure, not a reading).</summary>
 sealed class Stage2Run(EduDma edu, IReadOnlyList<Stage2Probe> plan)
 {
-    const ulong Scratch = 0x1000;
+    const ulong Scratch = Stage2Probes.Scratch;
     const uint Sentinel = 0xdeadbeef;
     uint _pattern = 0xa500_0000;
     public List<Stage2Reading> Readings { get; } = [];

@@ -113,7 +113,7 @@ public class RealQemuTests
     {
         var entry = CorpusFile.Load(Path.Combine(Programs, "bar-move.yaml"));
         string log = File.ReadAllText(RealQemuComparison.RecordingOf(entry.Path));
-        string cut = log[..log.IndexOf("@0x2c,", StringComparison.Ordinal)];
+        string cut = log[..log.IndexOf("pci_cfg_read mch 00:00.0 @0x2c", StringComparison.Ordinal)];
         var e = Assert.Throws<TraceFormatException>(() =>
             RealQemuComparison.FirstDivergence(entry.Program, entry.Profile, () => Repo.Catalog.Create("qemu-11.0"), "cut.log", cut));
         Assert.StartsWith("cut.log: 0 op marker(s) for 5 op(s)", e.Message);

@@ -194,8 +194,10 @@ public sealed record Profile(
     /// <summary>The machine the real-QEMU lab mode runs nested in its TCG guest
     /// (harness/lab/run realqemu): Debian's QEMU 7.2, q35 with 128 MiB, started stopped (-S) so
     /// no firmware runs, and vfio-pci on the kernel's sample mdev mbochs (mbochs-large) at
-    /// 00:03.0 behind the legacy type1 container. mbochs has a 32-bit prefetchable 64 MiB BAR0
-    /// that QEMU mmaps and a 32-bit 4 KiB MMIO BAR2 it traps (samples/vfio-mdev/mbochs.c).
+    /// 01:00.0, behind a PCIe root port at 00:03.0 (so it can be hot-unplugged; the harness opens
+    /// the port's windows over the whole address space, so it hides no BAR), over the legacy
+    /// type1 container. mbochs has a 32-bit prefetchable 64 MiB BAR0 that QEMU mmaps and a
+    /// 32-bit 4 KiB MMIO BAR2 it traps (samples/vfio-mdev/mbochs.c).
     /// The harness does what firmware would, before a program: each BAR at its slot in a
     /// window at 3.5 GiB, MEM on. The type1 container has no IOMMU domain (an mdev), so it
     /// reserves no IOVA range and maps whatever it is asked. The platform regions are what the

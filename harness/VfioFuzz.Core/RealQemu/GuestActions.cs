@@ -23,6 +23,15 @@ public sealed record QmpCommand(string Execute, string? Arguments = null) : Gues
 /// <summary>A 4-byte write to an I/O port, as the guest's ACPI methods make them.</summary>
 public sealed record PortWrite(ushort Port, uint Value) : GuestAction;
 
+/// <summary>QMP device_add of the program's vfio-pci device again, in its slot behind the root
+/// port (the lab knows which host device it takes).</summary>
+public sealed record VfioDeviceAdd(string Device) : GuestAction;
+
+/// <summary>Wait until QEMU has traced <paramref name="Event"/> once more than at the last wait
+/// for it: an unplugged device is finalized, and its container released, only once the memory
+/// core drops its last reference, which may be after the ejection returns.</summary>
+public sealed record AwaitTrace(string Event) : GuestAction;
+
 /// <summary>
 /// The guest-visible form of each op on the nested machine, as a guest OS or firmware would
 /// produce it: COMMAND.MEM and BAR writes are config writes, a BAR is sized a dword at a time
@@ -34,7 +43,17 @@ public sealed record PortWrite(ushort Port, uint Value) : GuestAction;
 /// 0x0a00: slot selector at +0x0, flags at +0x14, eject = 8; hw/acpi/memory_hotplug.c, read in
 /// 7.2), after which the backend is deleted so a later plug can add it again, and a PAM change
 /// is a byte written to the segment's PAM register in the host bridge's config space (the
-/// other segment sharing the register keeps its mode). An op with no
+/// other segment sharing the register keeps its mode), a device unplug is QMP's device_del and
+/// the ejection the guest's ACPI method makes (q35 7.2 hotplugs devices behind PCIe root ports
+/// through ACPI: select the bus, write the slot's bit to the eject register; hw/acpi/pcihp.c,
+/// ICH9 at I/O port 0x0cc0: +0x10 bus select, +0x08 eject), then a wait for the device's
+/// finalization (vfio_put_group), and a replug is device_add in the same slot. The vfio-pci
+/// device sits behind a root port because q35's root bus does not hotplug ("Bus 'pcie.0' does
+/// not support hotplugging"); firmware's part is to number the port's secondary bus and open
+/// its windows over the whole address space (32-bit memory window 0-4 GiB, 64-bit prefetchable
+/// window from 4 GiB), so the port hides no BAR and the listener sees what it saw with the
+/// device on the root bus; a machine reset closes them, so firmware opens them again after it.
+/// An op with no
 /// such form on this machine has none: null, and the run lists it as skipped (no vIOMMU, ATS or
 /// virtio-mem; no way for the guest to make QEMU run vfio_pci_reset alone).
 /// </summary>
@@ -43,14 +62,24 @@ public static class GuestActions
     public const int Command = 0x04;
     public const ushort CommandMem = 0x2;
 
-    /// <summary>The subsystem IDs register: read between ops as a marker, since QEMU traces
-    /// every vfio-pci config read (vfio_pci_read_config) and no op touches it.</summary>
+    /// <summary>The host bridge's subsystem IDs register: read between ops as a marker (the lab
+    /// traces pci_cfg_read, and no op touches it); not the vfio-pci device's, which is gone
+    /// while it is unplugged.</summary>
     public const int MarkerOffset = 0x2c;
 
     public static int BarRegister(int bar) => 0x10 + 4 * bar;
 
     /// <summary>The device id the actions use for q35's host bridge (the MCH at 00:00.0).</summary>
     public const string HostBridge = "mch";
+
+    /// <summary>The device id of the PCIe root port (00:03.0) the vfio-pci device sits behind,
+    /// at 01:00.0 on its secondary bus.</summary>
+    public const string RootPort = "rp0";
+
+    /// <summary>ICH9's ACPI PCI hotplug registers (ACPI_PCIHP_ADDR_ICH9): the root port's bus is
+    /// the only hotpluggable one, so its ACPI bus selector (bsel) is 0.</summary>
+    const ushort PciHotplug = 0x0cc0;
+    const ushort PciHotplugEject = PciHotplug + 0x08, PciHotplugSelect = PciHotplug + 0x10;
 
     /// <summary>PAM0, the first of the MCH's seven PAM registers.</summary>
     const int Pam0 = 0x90;
@@ -64,7 +93,7 @@ public static class GuestActions
     /// then MEM on, device by device.</summary>
     public static IReadOnlyList<GuestAction> Firmware(World booted)
     {
-        var actions = new List<GuestAction>();
+        var actions = new List<GuestAction>(OpenRootPort);
         foreach (var dev in booted.Devices)
         {
             foreach (var bar in dev.Bars) actions.AddRange(WriteBar(dev.Id, bar.Spec, bar.Address));
@@ -80,7 +109,15 @@ public static class GuestActions
         SetCommandMem c => [new ConfigUpdate(c.Device, Command, CommandMem, c.On)],
         MoveBar m => WriteBar(m.Device, world.Device(m.Device).Bar(m.Bar).Spec, m.Gpa),
         BarSizing b => Size(b.Device, world.Device(b.Device).Bar(b.Bar)),
-        SystemReset => [new QmpCommand("system_reset")],
+        SystemReset => [new QmpCommand("system_reset"), .. OpenRootPort],
+        DeviceUnplug d =>
+        [
+            new QmpCommand("device_del", $"{{\"id\": \"{d.Device}\"}}"),
+            new PortWrite(PciHotplugSelect, 0),
+            new PortWrite(PciHotplugEject, 1u << 0),   // slot 0 of the port's bus
+            new AwaitTrace("vfio_put_group"),
+        ],
+        DeviceReplug r => [new VfioDeviceAdd(r.Device)],
         MapRegion m when world.PoolRegion(m.Region).Kind == RegionKind.Ram =>
         [
             new QmpCommand("object-add", $"{{\"qom-type\": \"memory-backend-ram\", \"id\": \"mem-{m.Region}\", \"size\": {world.PoolRegion(m.Region).Size}}}"),
@@ -96,6 +133,19 @@ public static class GuestActions
         ],
         _ => null,
     };
+
+    /// <summary>Firmware's setup of the root port: bus numbers (primary 0, secondary and
+    /// subordinate 1), the 32-bit memory window [0, 4 GiB), the 64-bit prefetchable window
+    /// [4 GiB, 2^64), then MEM on. Its own MSI-X BAR stays unprogrammed.</summary>
+    static readonly GuestAction[] OpenRootPort =
+    [
+        new ConfigWrite(RootPort, 0x18, 4, 0x0001_0100),
+        new ConfigWrite(RootPort, 0x20, 4, 0xfff0_0000),
+        new ConfigWrite(RootPort, 0x24, 4, 0xfff1_0001),
+        new ConfigWrite(RootPort, 0x28, 4, 0x1),
+        new ConfigWrite(RootPort, 0x2c, 4, 0xffff_ffff),
+        new ConfigUpdate(RootPort, Command, CommandMem, Set: true),
+    ];
 
     /// <summary>The register holding the segment, written whole: segment 0 in PAM0's high
     /// nibble, segment 2k-1 in PAM k's low nibble and 2k in its high one.</summary>

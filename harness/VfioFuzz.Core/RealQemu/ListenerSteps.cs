@@ -21,12 +21,12 @@ public sealed record StepEvent(string What, ulong A, ulong B, string? Answer = n
 /// A session cut into steps: step 0 is boot (the nested machine's own init and the harness's
 /// firmware writes; the model's registration), steps 1..n the program's ops, and what follows
 /// the last op is teardown. The nested log is cut at the marker the lab reads between ops (a
-/// config read of the subsystem IDs, traced as vfio_pci_read_config); the model's trace at its
-/// "# step N:" notes.
+/// config read of the host bridge's subsystem IDs, traced as pci_cfg_read); the model's trace
+/// at its "# step N:" notes.
 /// </summary>
 public static partial class ListenerSteps
 {
-    [GeneratedRegex(@"vfio_pci_read_config\s.*@0x2c,")]
+    [GeneratedRegex(@"pci_cfg_read mch 00:00\.0 @0x2c ->")]
     private static partial Regex Marker();
 
     public static IReadOnlyList<IReadOnlyList<StepEvent>> FromNestedLog(string path, string text) =>

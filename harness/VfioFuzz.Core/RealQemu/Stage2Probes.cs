@@ -61,6 +61,11 @@ public sealed record Stage2Divergence(int Step, string Op, string OpName, Stage2
 /// </summary>
 public static class Stage2Probes
 {
+    /// <summary>The word of low RAM the device writes each reading to (its DMA's second
+    /// leg): a step after which the model maps no IOVA there (every device unplugged, so no
+    /// container) gets no probes, since none could report.</summary>
+    public const ulong Scratch = 0x1000;
+
     /// <summary>What the model holds after each step (0 = boot), as (IOVA, size) mappings.</summary>
     static IReadOnlyList<IReadOnlyList<(ulong Iova, ulong Size)>> Held(FuzzProgram runnable, NestedMachine machine, Func<ListenerTarget> model)
     {
@@ -88,6 +93,7 @@ public static class Stage2Probes
         for (int step = 0; step <= runnable.Ops.Length; step++)
         {
             if (step > 0) world.Apply(runnable.Ops[step - 1], IgnoreWorldEvents.Instance);
+            if (!Covers(held[step], Scratch)) continue;
             bool everything = step == 0 || step == runnable.Ops.Length;
             var before = step == 0 ? [] : held[step - 1];
             var iovas = new SortedSet<ulong>();
