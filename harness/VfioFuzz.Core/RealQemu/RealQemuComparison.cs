@@ -96,6 +96,8 @@ public static class RealQemuComparison
         var real = ListenerSteps.FromNestedLog(logPath, logText);
         var machine = NestedMachine.Of(profile) ?? throw new ArgumentException($"profile {profile.Name} is not a nested machine of the lab ({NestedMachine.Names})");
         var run = new ProgramRunner(profile, model, machine.Options).Run(runnable);
+        if (run.Findings.FirstOrDefault(f => f.Signature == $"{Oracles.FindingKinds.Timeout}:watchdog") is { } cut)
+            throw new TimeoutException($"the model's run of {logPath}'s program was cut short by its watchdog at step {cut.Step}: no comparison");
         var modelled = ListenerSteps.FromModelTrace(run.Trace);
         if (real.Count < runnable.Ops.Length + 1)
             throw new Traces.TraceFormatException($"{logPath}: {real.Count - 1} op marker(s) for {runnable.Ops.Length} op(s): the nested run stopped early");
