@@ -307,15 +307,21 @@ public sealed class World
     {
         var dev = Device(mb.Device);
         var bar = dev.Bar(mb.Bar);
-        ulong size = bar.Spec.Size;
-        if (mb.Gpa == 0 || mb.Gpa % size != 0)
-            throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is 0x{size:x} bytes: its address must be a non-zero multiple of that, not 0x{mb.Gpa:x}");
-        CheckFits(mb.Gpa, size, $"{mb.Device} BAR{mb.Bar}");
-        if (!bar.Spec.Is64 && mb.Gpa + size - 1 > uint.MaxValue)
-            throw new ProgramException($"BAR{mb.Bar} of {mb.Device} is a 32-bit BAR: 0x{mb.Gpa:x} does not fit its register");
-        if (Profile.StraddlesPciWindow(mb.Gpa, size))
-            throw new ProgramException($"{mb.Device} BAR{mb.Bar} at 0x{mb.Gpa:x} would cross the edge of a PCI window of {Profile.Name} (a partly shown BAR is not modelled)");
+        if (BarPlacementProblem(bar.Spec, mb.Gpa) is { } problem) throw new ProgramException($"{mb.Device} BAR{mb.Bar}: {problem}");
         WriteBar(dev, bar, mb.Gpa, events);
+    }
+
+    /// <summary>Why a BAR cannot be placed at <paramref name="gpa"/> by a BAR write, or null
+    /// when it can: the address is a non-zero multiple of the size, the BAR fits the address
+    /// space (and a 32-bit BAR its register), and it does not straddle a PCI window's edge.</summary>
+    public string? BarPlacementProblem(BarSpec bar, ulong gpa)
+    {
+        ulong size = bar.Size;
+        if (gpa == 0 || gpa % size != 0) return $"the BAR is 0x{size:x} bytes: its address must be a non-zero multiple of that, not 0x{gpa:x}";
+        if ((UInt128)gpa + size > (UInt128)ulong.MaxValue + 1) return $"at 0x{gpa:x} it would run past the end of the address space";
+        if (!bar.Is64 && gpa + size - 1 > uint.MaxValue) return $"a 32-bit BAR: 0x{gpa:x} does not fit its register";
+        if (Profile.StraddlesPciWindow(gpa, size)) return $"at 0x{gpa:x} it would cross the edge of a PCI window of {Profile.Name} (a partly shown BAR is not modelled)";
+        return null;
     }
 
     void WriteBar(PciDevice dev, PciBar bar, ulong value, IWorldEvents events)

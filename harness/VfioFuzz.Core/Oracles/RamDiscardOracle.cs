@@ -49,7 +49,7 @@ public sealed class RamDiscardOracle : Oracle
     public override void AfterCommit(RunContext ctx)
     {
         var vmem = ctx.World.VirtioMem;
-        bool registered = vmem.Listeners.Count > 0 && ctx.World.View.Find(VirtioMem.Gpa) is { } s && ReferenceEquals(s.Mr, vmem.Region);
+        bool registered = vmem.Listeners.Count > 0 && ShowsRegion(ctx.World.View, vmem.Region);
         if (registered && !_registered)
         {
             // Just registered: the replay mapped the populated blocks; one look at what the
@@ -83,21 +83,40 @@ public sealed class RamDiscardOracle : Oracle
         _anyTouched = false;
     }
 
+    /// <summary>The block where the view shows virtio-mem's memory: a BAR or other region placed
+    /// over part of it is that region's, mapped (or not) as such (seen once BARs could be placed
+    /// onto live sections: a 64 KiB BAR over a block read as the block's mapping).</summary>
+    /// <summary>Whether any section of the view is virtio-mem's memory (a BAR may sit at its start).</summary>
+    static bool ShowsRegion(FlatView view, MemoryRegion region)
+    {
+        foreach (var s in view.Sections)
+            if (ReferenceEquals(s.Mr, region)) return true;
+        return false;
+    }
+
     static void Check(RunContext ctx, int block, bool populated)
     {
         ulong iova = VirtioMem.Gpa + (ulong)block * VirtioMem.BlockSize;
-        if (populated && !ctx.Covered(iova, VirtioMem.BlockSize))
-            Report(ctx, $"{FindingKinds.MissingStage2}:rdm-populated:{RegionRole.GuestRam.Name()}",
-                $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is plugged but not in the IOAS",
-                "The RamDiscardManager populated the block (the guest plugged it) and the listener did not map it, or unmapped it " +
-                "since: guest memory the device cannot DMA to.",
-                "DMA to the block faults");
-        else if (!populated && ctx.Ioas.Intersects(iova, (UInt128)iova + VirtioMem.BlockSize))
-            Report(ctx, $"{FindingKinds.AsymmetricUnmap}:rdm-discarded-mapped:{RegionRole.GuestRam.Name()}",
-                $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is unplugged but still in the IOAS",
-                "The RamDiscardManager discarded the block (the guest unplugged it, or a failed plug rolled back) and the listener " +
-                "kept its mapping: the host gives that memory to someone else while the device can still DMA into it.",
-                "memory corruption: device DMA lands in reused host memory (the pages also stay pinned)");
+        UInt128 end = (UInt128)iova + VirtioMem.BlockSize;
+        foreach (var s in ctx.World.View.Sections)
+        {
+            if (s.Gpa >= end) break;
+            if (s.End <= iova || !ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region)) continue;
+            ulong from = Math.Max(s.Gpa, iova);
+            UInt128 to = UInt128.Min(s.End, end);
+            if (populated && !ctx.Covered(from, (ulong)(to - from)))
+                Report(ctx, $"{FindingKinds.MissingStage2}:rdm-populated:{RegionRole.GuestRam.Name()}",
+                    $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is plugged but [0x{from:x}, 0x{to:x}) of it is not in the IOAS",
+                    "The RamDiscardManager populated the block (the guest plugged it) and the listener did not map it, or unmapped it " +
+                    "since: guest memory the device cannot DMA to.",
+                    "DMA to the block faults");
+            else if (!populated && ctx.Ioas.Intersects(from, to))
+                Report(ctx, $"{FindingKinds.AsymmetricUnmap}:rdm-discarded-mapped:{RegionRole.GuestRam.Name()}",
+                    $"virtio-mem block {block} [0x{iova:x}, +0x{VirtioMem.BlockSize:x}) is unplugged but [0x{from:x}, 0x{to:x}) of it is still in the IOAS",
+                    "The RamDiscardManager discarded the block (the guest unplugged it, or a failed plug rolled back) and the listener " +
+                    "kept its mapping: the host gives that memory to someone else while the device can still DMA into it.",
+                    "memory corruption: device DMA lands in reused host memory (the pages also stay pinned)");
+        }
     }
 
     static void Report(RunContext ctx, string sig, string summary, string explanation, string effect)

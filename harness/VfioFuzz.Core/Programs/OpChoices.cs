@@ -107,6 +107,41 @@ static class OpChoices
     public static ulong IotlbGpa(Section target, byte c, ulong page) =>
         (target.Gpa & ~(page - 1)) + (c % Math.Max(1, (ulong)(target.Size / page))) * page;
 
+    /// <summary>Relative IOTLB IOVAs (bit 6 of the choice byte, as syzkaller names iommufd's
+    /// IOVAs by "nth area + offset"): with bit 0 clear, the IOVA is the GPA it maps (an
+    /// identity entry, as guests that map 1:1 make); with bit 0 set, the page right after the
+    /// ((choice >> 1) mod count)-th live IOTLB entry (adjacent to live state), or null when
+    /// there is none.</summary>
+    public static ulong? IotlbIovaRelative(World world, byte a, ulong gpa)
+    {
+        if ((a & 1) == 0) return gpa;
+        var entries = world.Viommu.Entries;
+        if (entries.Count == 0) return null;
+        UInt128 end = entries[((a >> 1) & 0x1f) % entries.Count].End;
+        return end <= ulong.MaxValue ? (ulong)end : null;
+    }
+
+    /// <summary>Whether the choice byte names an IOTLB IOVA relative to live state.</summary>
+    public static bool IotlbRelative(byte a) => (a & 0x40) != 0;
+
+    /// <summary>Relative BAR placement ("the nth live section + offset"): the BAR onto the
+    /// ((choice &amp; 0x7f) mod count)-th section of system memory, its start rounded up to the
+    /// BAR's size, or with bit 7 set its end at the section's end rounded down, so a BAR lands
+    /// on RAM, a ROM, another BAR or device memory that is there now. Null when that placement
+    /// is not legal (World.BarPlacementProblem).</summary>
+    public static ulong? BarOnSection(World world, BarSpec bar, byte c)
+    {
+        var sections = world.SystemView.Sections;
+        if (sections.Length == 0) return null;
+        var s = sections[(c & 0x7f) % sections.Length];
+        ulong size = bar.Size;
+        UInt128 gpa = (c & 0x80) == 0
+            ? ((UInt128)s.Gpa + size - 1) / size * size
+            : s.End < size ? 0 : (s.End - size) / size * size;
+        if (gpa > ulong.MaxValue) return null;
+        return world.BarPlacementProblem(bar, (ulong)gpa) is null ? (ulong)gpa : null;
+    }
+
     /// <summary>The high nibble picks whose window (so BARs can collide), the low bits the slot.
     /// A BAR smaller than a host page gets slots one host page apart, and bit 3 shifts it by
     /// its own size: host-page aligned (QEMU grows it to the page) or not (trimmed away). A

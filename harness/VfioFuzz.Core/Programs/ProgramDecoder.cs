@@ -80,9 +80,11 @@ public static class ProgramDecoder
                 return Plugged(devices, a) is { } mem ? new SetCommandMem(mem.Id, (b & 1) != 0) : null;
             case 3:
             {
+                // Bit 7 of the BAR byte: placed relative to a live section, else on the grid.
                 if (Plugged(devices, a) is not { } dev) return null;
-                var bar = dev.Bars[b % dev.Bars.Length];
-                return OpChoices.BarGpa(world, bar.Spec, c) is { } gpa ? new MoveBar(dev.Id, bar.Spec.Index, gpa) : null;
+                var bar = dev.Bars[(b & 0x7f) % dev.Bars.Length];
+                var gpa = (b & 0x80) != 0 ? OpChoices.BarOnSection(world, bar.Spec, c) : OpChoices.BarGpa(world, bar.Spec, c);
+                return gpa is { } at ? new MoveBar(dev.Id, bar.Spec.Index, at) : null;
             }
             case 4:
                 return new SystemReset();
@@ -98,11 +100,13 @@ public static class ProgramDecoder
             case 9:
             {
                 if (!world.Viommu.Enabled) return null;
-                ulong iova = OpChoices.IotlbIova(a);
                 ulong page = world.Profile.IommuPageSize;
                 var targets = world.SystemView.Sections;
-                if (targets.Length == 0 || world.Viommu.Overlaps(iova, page)) return null;
-                return new IotlbMap(iova, OpChoices.IotlbGpa(targets[b % targets.Length], c, page), page, (a & 0x80) != 0);
+                if (targets.Length == 0) return null;
+                ulong gpa = OpChoices.IotlbGpa(targets[b % targets.Length], c, page);
+                ulong? iova = OpChoices.IotlbRelative(a) ? OpChoices.IotlbIovaRelative(world, a, gpa) : OpChoices.IotlbIova(a);
+                if (iova is not { } at || (UInt128)at + page > Viommu.InputRange || world.Viommu.Overlaps(at, page)) return null;
+                return new IotlbMap(at, gpa, page, (a & 0x80) != 0);
             }
             case 15:
                 return !world.DirtyTracking && OpChoices.VmemBlock(world, plugged: false, a) is { } unplugged ? new VmemPlug(unplugged) : null;

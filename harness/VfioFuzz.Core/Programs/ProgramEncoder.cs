@@ -55,7 +55,9 @@ public static class ProgramEncoder
                 if (b < 0) return null;
                 var spec = dev.Bars[b].Spec;
                 int c = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.BarGpa(world, spec, (byte)x) == mb.Gpa, -1);
-                return Bytes(3, a, b, c);
+                if (c >= 0) return Bytes(3, a, b, c);
+                c = Enumerable.Range(0, 256).FirstOrDefault(x => OpChoices.BarOnSection(world, spec, (byte)x) == mb.Gpa, -1);
+                return Bytes(3, a, b | 0x80, c);
             }
             case SystemReset:
                 return Bytes(4);
@@ -103,12 +105,16 @@ public static class ProgramEncoder
                 return Bytes(8, v.On ? 1 : 0);
             case IotlbMap m:
             {
-                int slot = Enumerable.Range(0, 64).FirstOrDefault(x => OpChoices.IotlbIova((byte)x) == m.Iova, -1);
-                if (slot < 0 || m.Size != world.Profile.IommuPageSize) return null;
+                if (m.Size != world.Profile.IommuPageSize) return null;
+                // The IOVA on the grid, else as the GPA itself, else right after a live entry.
+                int a = Enumerable.Range(0, 64).FirstOrDefault(x => OpChoices.IotlbIova((byte)x) == m.Iova, -1);
+                if (a < 0 && m.Iova == m.Gpa) a = 0x40;
+                if (a < 0 && IndexOf(world.Viommu.Entries.ToArray(), e => e.End == m.Iova) is >= 0 and < 32 and var n) a = 0x40 | 1 | n << 1;
+                if (a < 0) return null;
                 var targets = world.SystemView.Sections;
                 for (int b = 0; b < targets.Length && b < 256; b++)
                     for (int c = 0; c < 256; c++)
-                        if (OpChoices.IotlbGpa(targets[b], (byte)c, m.Size) == m.Gpa) return Bytes(9, slot | (m.Writable ? 0x80 : 0), b, c);
+                        if (OpChoices.IotlbGpa(targets[b], (byte)c, m.Size) == m.Gpa) return Bytes(9, a | (m.Writable ? 0x80 : 0), b, c);
                 return null;
             }
             case IotlbUnmap u:
