@@ -52,7 +52,7 @@ public sealed class World
     public ImmutableArray<MemoryRegion> Pool { get; }
 
     /// <summary>The machine's own fixed regions and where they sit.</summary>
-    readonly ImmutableArray<(MemoryRegion Mr, ulong Gpa)> _platform;
+    readonly ImmutableArray<(MemoryRegion Mr, ulong Gpa, bool InPci)> _platform;
 
     readonly Dictionary<string, (ulong Gpa, long Seq)> _plugged = [];
     readonly HashSet<string> _readOnly = [];
@@ -64,7 +64,7 @@ public sealed class World
     readonly byte[] _pam = new byte[PamSegments];
     readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
     readonly Dictionary<HdmDecoder, long> _dpaSeq = new(ReferenceEqualityComparer.Instance);
-    readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa)> _renderChildren = new(8);
+    readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa, bool InPci)> _renderChildren = new(8);
     readonly List<Placement> _renderLeaves = new(16);
     readonly FlatViewCache _views = new();
     long _seq;
@@ -79,8 +79,8 @@ public sealed class World
         Pool = [.. profile.Pool.Select(p => new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null))];
         foreach (var mr in Pool) Host.Allocate(mr, profile.Kernel, profile.MemfdRam);
         if (profile.HasVirtioMem) Host.Allocate(VirtioMem.Region, profile.Kernel, profile.MemfdRam);
-        _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null), p.Gpa))];
-        foreach (var (mr, _) in _platform) Host.Allocate(mr, profile.Kernel);
+        _platform = [.. (profile.Platform ?? []).Select(p => (new MemoryRegion(p.Name, p.Kind, p.Size, RoleOf(p.Kind), Owner: null), p.Gpa, p.InPci))];
+        foreach (var (mr, _, _) in _platform) Host.Allocate(mr, profile.Kernel);
 
         Devices = [.. profile.Devices.Select(d => new PciDevice(d, profile.HostPageSize))];
         foreach (var dev in Devices)
@@ -313,14 +313,13 @@ public sealed class World
 
     /// <summary>Why a BAR cannot be placed at <paramref name="gpa"/> by a BAR write, or null
     /// when it can: the address is a non-zero multiple of the size, the BAR fits the address
-    /// space (and a 32-bit BAR its register), and it does not straddle a PCI window's edge.</summary>
+    /// space (and a 32-bit BAR its register).</summary>
     public string? BarPlacementProblem(BarSpec bar, ulong gpa)
     {
         ulong size = bar.Size;
         if (gpa == 0 || gpa % size != 0) return $"the BAR is 0x{size:x} bytes: its address must be a non-zero multiple of that, not 0x{gpa:x}";
         if ((UInt128)gpa + size > (UInt128)ulong.MaxValue + 1) return $"at 0x{gpa:x} it would run past the end of the address space";
         if (!bar.Is64 && gpa + size - 1 > uint.MaxValue) return $"a 32-bit BAR: 0x{gpa:x} does not fit its register";
-        if (Profile.StraddlesPciWindow(gpa, size)) return $"at 0x{gpa:x} it would cross the edge of a PCI window of {Profile.Name} (a partly shown BAR is not modelled)";
         return null;
     }
 
@@ -635,28 +634,37 @@ public sealed class World
         events.Transaction(before, next);
     }
 
+    /// <summary>Where a pc machine's chipset shows the PCI address space over RAM: the SMRAM
+    /// window (open, as after reset) and the PAM window, whose segments in mode 0 show it.</summary>
+    const ulong LegacyPciWindowStart = 0xa_0000UL, LegacyPciWindowEnd = 0x10_0000UL;
+
     /// <summary>The root's children in render order: BARs and CXL device memory (priority 1)
     /// above RAM, pool regions and CXL windows (priority 0); among equals, the most recently added renders first. A BAR's
-    /// leaves come in its own order (overlay, mmap, trapped region). The current view itself
-    /// when nothing changed, so a no-op change allocates nothing.</summary>
+    /// leaves come in its own order (overlay, mmap, trapped region). On a pc machine
+    /// (<see cref="Profile.PcPciLayer"/>) in two layers: system memory first (RAM outside the
+    /// legacy window, DIMMs, the platform's own MMIO), then the PCI address space (BARs, the
+    /// ROMs), then RAM again, which shows in the legacy window where neither PAM nor the PCI
+    /// space has anything. The current view itself when nothing changed, so a no-op change
+    /// allocates nothing.</summary>
     FlatView Render()
     {
         // Scratch lists reused across renders: a World renders after every op of every execution.
         var children = _renderChildren;
         children.Clear();
-        children.Add((0, 0, null, null, Ram, Profile.RamBase));
-        if (Profile.HasVirtioMem) children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa));
-        foreach (var (mr, gpa) in _platform) children.Add((1, 0, null, null, mr, gpa));
+        bool layered = Profile.PcPciLayer;
+        if (!layered) children.Add((0, 0, null, null, Ram, Profile.RamBase, false));
+        if (Profile.HasVirtioMem) children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa, false));
+        foreach (var (mr, gpa, inPci) in _platform) children.Add((1, 0, null, null, mr, gpa, inPci));
         foreach (var mr in Pool)
-            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa));
+            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa, false));
         foreach (var dev in Devices)
         {
             foreach (var bar in dev.Bars)
-                if (bar.MappedAt is { } placed && Profile.PciVisible(placed, bar.Spec.Size)) children.Add((1, _barSeq[bar], bar, dev, null, 0));
+                if (bar.MappedAt is not null) children.Add((1, _barSeq[bar], bar, dev, null, 0, true));
             // The CXL window is platform MMIO beside RAM; the DPA is mapped over it.
             if (dev.Hdm is not { } hdm) continue;
-            children.Add((0, 0, null, null, hdm.Window, hdm.Spec.WindowBase));
-            if (hdm.MappedAt is { } at) children.Add((1, _dpaSeq[hdm], null, null, hdm.Dpa, at));
+            children.Add((0, 0, null, null, hdm.Window, hdm.Spec.WindowBase, false));
+            if (hdm.MappedAt is { } at) children.Add((1, _dpaSeq[hdm], null, null, hdm.Dpa, at, false));
         }
         // Higher priority first, then the most recent: an insertion sort, the list is a handful.
         var span = CollectionsMarshal.AsSpan(children);
@@ -680,11 +688,34 @@ public sealed class World
             var (start, size) = PamRange(s);
             leaves.Add(new Placement(Ram, start, ReadOnly: _pam[s] == 1, Offset: start - Profile.RamBase, Size: size));
         }
+        if (!layered)
+        {
+            AddLeaves(children, leaves, pci: null);
+            return _views.Paint(leaves, SystemView);
+        }
+        AddLeaves(children, leaves, pci: false);
+        AddRamOutside(leaves, LegacyPciWindowStart, LegacyPciWindowEnd);
+        AddLeaves(children, leaves, pci: true);
+        leaves.Add(new Placement(Ram, Profile.RamBase));
+        return _views.Paint(leaves, SystemView);
+    }
+
+    /// <summary>The children's leaves in their order: all of them, or those of one layer.</summary>
+    void AddLeaves(List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa, bool InPci)> children, List<Placement> leaves, bool? pci)
+    {
         foreach (var c in children)
         {
+            if (pci is { } layer && c.InPci != layer) continue;
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
             else leaves.Add(new Placement(c.Mr!, c.Gpa, _readOnly.Count > 0 && _readOnly.Contains(c.Mr!.Name)));
         }
-        return _views.Paint(leaves, SystemView);
+    }
+
+    /// <summary>Guest RAM as system memory holds it, less [start, end): one or two windows of it.</summary>
+    void AddRamOutside(List<Placement> leaves, ulong start, ulong end)
+    {
+        ulong ramBase = Profile.RamBase, ramEnd = ramBase + Profile.RamSize;
+        if (start > ramBase) leaves.Add(new Placement(Ram, ramBase, Offset: 0, Size: Math.Min(start, ramEnd) - ramBase));
+        if (end < ramEnd) leaves.Add(new Placement(Ram, Math.Max(end, ramBase), Offset: Math.Max(end, ramBase) - ramBase, Size: ramEnd - Math.Max(end, ramBase)));
     }
 }
