@@ -80,6 +80,7 @@ static class RealQemuRun
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         int programs = 0, diverged = 0, errors = 0;
+        var exercised = new SortedDictionary<string, int>(StringComparer.Ordinal);   // which ops the campaign ran, for the summary
         catalog.Create(model);   // an unknown id fails here, before any nested run
         Console.WriteLine($"REALQEMU-FUZZ seed {seed}, {seconds} s, profile {NestedMachine.Mbochs.Profile.Name}{(edu is null ? "" : $" and {NestedMachine.Edu.Profile.Name}")}, model {model}");
         while (clock.Elapsed.TotalSeconds < seconds)
@@ -93,6 +94,7 @@ static class RealQemuRun
             if (runnable.Ops.Length == 0) continue;
             string id = $"fuzz-{seed}-{programs}", log = Path.Combine(outDir, id + ".log");
             programs++;
+            foreach (var op in runnable.Ops) exercised[op.Name] = exercised.GetValueOrDefault(op.Name) + 1;
             var run = Compare(machine, runnable, device, shim, log, catalog, model, eduDma);
             if (run.Refused is null && run.First is null) { DeleteRecording(log); continue; }
             if (run.Refused is not null)
@@ -130,6 +132,7 @@ static class RealQemuRun
         }
         Console.WriteLine($"REALQEMU-FUZZ {programs} program(s) in {clock.Elapsed.TotalSeconds:0} s ({programs / clock.Elapsed.TotalSeconds:0.00}/s), " +
                           $"{diverged} diverged, {errors} refused by QEMU");
+        Console.WriteLine($"REALQEMU-FUZZ ops run: {string.Join(", ", exercised.Select(e => $"{e.Key} {e.Value}"))}");
         return diverged + errors == 0 ? 0 : 1;
     }
 
