@@ -113,6 +113,22 @@ public class DeviceHotplugTests
     }
 
     [Fact]
+    public void A_replugged_device_has_cached_nothing_of_what_it_translated_before()
+    {
+        // cxl0 translates a page of nic0's BAR through ATS, leaves and comes back (nic0 keeps the
+        // container); the reset then unmaps that BAR while cxl0 resets, which only the old cxl0
+        // could have cached: no ATC invalidation reaches the new one.
+        var world = new World(Profile.VrCxlType2);
+        ulong nicBar = world.Device("nic0").Bar(0).Address;
+        var program = Program(new AtsAccess("cxl0", nicBar), new DeviceUnplug("cxl0"), new DeviceReplug("cxl0"), new SystemReset());
+        var run = Run(Profile.VrCxlType2, "qemu-11.0", program);
+        Assert.DoesNotContain("timeout:atc-inv:cxl-type2", run.Signatures);
+        // Without the unplug and replug, the same translation does time out.
+        var kept = Run(Profile.VrCxlType2, "qemu-11.0", Program(new AtsAccess("cxl0", nicBar), new HdmDecommit("cxl0"), new SystemReset()));
+        Assert.Contains("timeout:atc-inv:cxl-type2", kept.Signatures);
+    }
+
+    [Fact]
     public void A_bar_the_buggy_pick_never_mapped_is_unmapped_at_the_unplug_step()
     {
         // nv-d814a45 skips the DMA map of ram_device sections on add: the unplug's region_del of

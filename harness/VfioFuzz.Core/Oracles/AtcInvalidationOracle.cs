@@ -36,6 +36,10 @@ public sealed class AtcInvalidationOracle : Oracle
         }
     }
 
+    /// <summary>A device plugged back is a new device: its ATC holds nothing of what the one
+    /// unplugged had cached.</summary>
+    public override void OnDeviceHotplug(RunContext ctx, PciDevice device, bool plugged) => _reach.Remove(device.Id);
+
     public override void OnAtsAccess(RunContext ctx, PciDevice device, ulong gpa)
     {
         ulong page = gpa & ~(ctx.Profile.IommuPageSize - 1);

@@ -16,6 +16,10 @@ public abstract class Oracle
     public virtual void OnUnmap(RunContext ctx, in UnmapCall call) { }
     public virtual void AfterCommit(RunContext ctx) { }
     public virtual void OnAtsAccess(RunContext ctx, PciDevice device, ulong gpa) { }
+
+    /// <summary>A device left the machine or came back while the container stayed (another
+    /// device holds it).</summary>
+    public virtual void OnDeviceHotplug(RunContext ctx, PciDevice device, bool plugged) { }
     public virtual void AtTeardown(RunContext ctx) { }
 
     /// <summary>The default set, in the order they report.</summary>

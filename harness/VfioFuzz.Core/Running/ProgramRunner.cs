@@ -211,6 +211,8 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
                 OpenContainer();
                 Register();
             }
+            else if (HasContainer)
+                foreach (var o in _oracles) o.OnDeviceHotplug(Ctx, device, plugged);
         }
 
         public void Transaction(FlatView before, FlatView after)
