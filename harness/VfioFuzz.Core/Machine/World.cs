@@ -385,12 +385,7 @@ public sealed class World
     void UnplugDevice(PciDevice dev, IWorldEvents events)
     {
         CheckNotMigrating($"device-unplug {dev.Id}", DeviceHotplugRule);
-        foreach (var bar in dev.Bars)
-        {
-            if (bar.MappedAt is null) continue;
-            bar.MappedAt = null;
-            Commit(events);
-        }
+        SetMem(dev, false, events);   // pci_update_mappings' own walk: each mapped BAR out, one transaction each
         if (dev.Hdm is { } hdm)
         {
             bool mapped = hdm.MappedAt is not null;
@@ -398,7 +393,6 @@ public sealed class World
             if (mapped) Commit(events);
         }
         // What a device_add of the same device finds: a device just reset.
-        dev.CommandMem = false;
         foreach (var bar in dev.Bars) bar.Address = 0;
         dev.MmapsEnabled = true;
         dev.State = DeviceState.Running;
@@ -690,20 +684,20 @@ public sealed class World
         }
         if (!layered)
         {
-            AddLeaves(children, leaves, pci: null);
+            AddLeaves(leaves, pci: null);
             return _views.Paint(leaves, SystemView);
         }
-        AddLeaves(children, leaves, pci: false);
+        AddLeaves(leaves, pci: false);
         AddRamOutside(leaves, LegacyPciWindowStart, LegacyPciWindowEnd);
-        AddLeaves(children, leaves, pci: true);
+        AddLeaves(leaves, pci: true);
         leaves.Add(new Placement(Ram, Profile.RamBase));
         return _views.Paint(leaves, SystemView);
     }
 
-    /// <summary>The children's leaves in their order: all of them, or those of one layer.</summary>
-    void AddLeaves(List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa, bool InPci)> children, List<Placement> leaves, bool? pci)
+    /// <summary>The sorted children's leaves in their order: all of them, or those of one layer.</summary>
+    void AddLeaves(List<Placement> leaves, bool? pci)
     {
-        foreach (var c in children)
+        foreach (var c in _renderChildren)
         {
             if (pci is { } layer && c.InPci != layer) continue;
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
