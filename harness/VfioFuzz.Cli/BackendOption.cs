@@ -4,30 +4,48 @@ using VfioFuzz.Machine;
 
 namespace VfioFuzz.Cli;
 
-/// <summary>`--backend`: where the listener's DMA map/unmap calls go.</summary>
+/// <summary>`--backend` and `--differential`: where the listener's DMA map/unmap calls go.</summary>
 static class BackendOption
 {
     public static Option<string> Create(string extra = "") => new("--backend")
     {
-        Description = $"sim (the simulated IOAS, default) or iommufd (the real /dev/iommu through ioctls){extra}",
+        Description = $"sim (the simulated IOAS, default) or iommufd (the real /dev/iommu through ioctls, with a domain attached where the kernel can: the lab's){extra}",
         DefaultValueFactory = _ => "sim",
     };
 
-    /// <summary>The backend factory for sim (null) or iommufd; an error for anything else.
-    /// For iommufd the device is opened once up front, so a missing /dev/iommu or EPERM is
-    /// one clear error before anything runs.</summary>
-    public static bool TryFactory(string spec, out Func<Profile, HostMemory, IIoas>? factory, out string? error)
+    public static Option<bool> CreateDifferential() => new("--differential")
     {
-        factory = null;
+        Description = "with --backend iommufd: every call on the real kernel and on the simulator in lockstep; a different answer is a " +
+                      "backend-divergence finding (needs a kernel with the lab's mock domain: harness/lab/run fuzz)",
+    };
+
+    /// <summary>The backend for sim (no factory) or iommufd, plain or differential; an error for
+    /// anything else. For iommufd the device is opened once up front, so a missing /dev/iommu,
+    /// EPERM or a kernel a differential run cannot use is one clear error before anything runs.</summary>
+    public static bool TryCreate(string spec, bool differential, out BackendChoice? choice, out string? error)
+    {
+        choice = null;
         error = null;
         switch (spec)
         {
+            case "sim" when differential:
+                error = "--differential compares the real kernel with the simulator: give --backend iommufd";
+                return false;
             case "sim":
+                choice = new BackendChoice(null, () => "sim");
                 return true;
             case "iommufd":
-                try { new IommufdIoas(new HostMemory(), Watchdog).Dispose(); }
+                KernelSessions sessions;
+                try { sessions = KernelSessions.Probe(Watchdog, requireDomain: differential); }
                 catch (IommufdUnavailableException e) { error = e.Message; return false; }
-                factory = (_, host) => new IommufdIoas(host, Watchdog);
+                if (!differential)
+                {
+                    choice = new BackendChoice((profile, host) => sessions.Open(profile, host, Watchdog), () => $"iommufd ({sessions.Describe})");
+                    return true;
+                }
+                var answered = new SimulatorAnswers();
+                choice = new BackendChoice((profile, host) => sessions.OpenDifferential(profile, host, Watchdog, answered),
+                    () => $"iommufd --differential ({sessions.Describe}; answered by the simulator alone: {answered})");
                 return true;
             default:
                 error = $"unknown backend '{spec}' (sim, iommufd{(spec.StartsWith("replay:") ? "; replay:CASSETTE is for `run`" : "")})";
@@ -38,3 +56,7 @@ static class BackendOption
     /// <summary>How long one ioctl may take before it is a timeout finding.</summary>
     public static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(5);
 }
+
+/// <summary>A chosen backend: the factory (null: the simulator) and what reports say of it,
+/// asked when they are written (a differential run counts what the simulator answered alone).</summary>
+sealed record BackendChoice(Func<Profile, HostMemory, IIoas>? Factory, Func<string> Describe);

@@ -29,6 +29,7 @@ static class FuzzCommand
         var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };
         var backend = BackendOption.Create(" (iommufd with --engine inprocess; the afl and libfuzzer drivers run the simulator)");
+        var differential = BackendOption.CreateDifferential();
         var container = ContainerOption.Create();
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
         var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
@@ -41,20 +42,21 @@ static class FuzzCommand
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
-            { target, profile, kernel, engine, backend, container, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports, aflSync, aflName };
+            { target, profile, kernel, engine, backend, differential, container, jobs, nightly, untilFirst, resume, duration, perTarget, seed, findings, reports, aflSync, aflName };
         cmd.SetAction(r => Run(r.GetValue(nightly) ? "all" : r.GetValue(target)!, r.GetValue(profile)!, r.GetValue(kernel), r.GetValue(engine)!,
-            r.GetValue(backend)!, r.GetValue(container), r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!,
+            r.GetValue(backend)!, r.GetValue(differential), r.GetValue(container), r.GetValue(jobs), r.GetValue(nightly), r.GetValue(untilFirst), r.GetValue(resume), r.GetValue(duration)!, r.GetValue(perTarget), r.GetValue(seed), r.GetValue(findings)!, r.GetValue(reports)!,
             r.GetValue(aflSync) is { } dir ? new AflSync(Path.GetFullPath(dir), r.GetValue(aflName)!) : null));
         return cmd;
     }
 
-    static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, string? containerSpec, int jobs, bool nightly, bool untilFirst, bool resume,
+    static int Run(string targetSpec, string profileName, string? kernel, string engineName, string backendSpec, bool differential, string? containerSpec, int jobs, bool nightly, bool untilFirst, bool resume,
         string durationText, bool perTarget, ulong? seedOption, string findingsDir, string reportsDir, AflSync? sync)
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
         if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
         if (engineName is not ("afl" or "libfuzzer" or "inprocess")) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, inprocess)");
-        if (!BackendOption.TryFactory(backendSpec, out var backendFactory, out var backendError)) return Cli.Fail(backendError!);
+        if (!BackendOption.TryCreate(backendSpec, differential, out var chosenBackend, out var backendError)) return Cli.Fail(backendError!);
+        var backend = chosenBackend!;
         if (!ContainerOption.TryParse(containerSpec, ContainerChoice.Iommufd, out var chosen, out var containerError)) return Cli.Fail(containerError!);
         var container = chosen!.Value;
         if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
@@ -92,7 +94,7 @@ static class FuzzCommand
         var plan = new CampaignPlan(budget, perTarget, targetIds.Count, parallel, engine is null ? TimeSpan.Zero : CampaignPlan.EngineMinimum);
         Console.WriteLine($"fuzz plan: {targetIds.Count} target(s) ({string.Join(", ", targetIds)})");
         Console.WriteLine($"  engine {engine?.Name ?? "inprocess"}{(engine is null ? $" (seed {seed})" : $", {instances} engine instance(s) per campaign")}, " +
-                          $"profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), backend {backendSpec}, container {container.Name()}");
+                          $"profile {profile.Name} (kernel {Profile.KernelName(profile.Kernel)}), backend {backend.Describe()}, container {container.Name()}");
         Console.WriteLine($"  budget {plan.Describe()}");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -108,7 +110,7 @@ static class FuzzCommand
             if (cancel.IsCancellationRequested)
             {
                 // Interrupted before this campaign started: its report says so (complete: false, no programs).
-                results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, WriteReport(reportsDir, runId, id, null, [], false, backendSpec, container), null);
+                results[i] = new CampaignResult(id, [], 0, null, false, TimeSpan.Zero, WriteReport(reportsDir, runId, id, null, [], false, backend, container), null);
                 return;
             }
             var slice = plan.NextSlice();
@@ -138,7 +140,7 @@ static class FuzzCommand
                 }
                 else
                 {
-                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backendFactory, Container: container), Recorded);
+                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backend.Factory, Container: container), Recorded);
                     try
                     {
                         var stats = campaign.Run(seed, slice, s => progress.Update(s.Line()), cancel.Token);
@@ -156,7 +158,7 @@ static class FuzzCommand
                 progress.Print($"[{id}] ERROR: {error}");
             }
             bool complete = !cancel.IsCancellationRequested && error is null;
-            try { report = WriteReport(reportsDir, runId, id, seedUsed, found, complete, backendSpec, container); }
+            try { report = WriteReport(reportsDir, runId, id, seedUsed, found, complete, backend, container); }
             catch (Exception e) when (error is null) { error = ExitContract.Describe(e); }
             results[i] = new CampaignResult(id, found, execs, seedUsed, complete, clock.Elapsed, report, error);
         });
@@ -219,13 +221,14 @@ static class FuzzCommand
         Console.WriteLine($"nightly summary: {path}");
     }
 
-    /// <summary>The report replays each saved reproducer with a trace, so every finding in it
-    /// comes with the program that causes it.</summary>
-    static string WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, string backend,
+    /// <summary>The report replays each saved reproducer with a trace on the campaign's backend
+    /// (a backend divergence shows only there), so every finding in it comes with the program
+    /// that causes it.</summary>
+    static string WriteReport(string reportsDir, string runId, string targetId, ulong? seed, IEnumerable<CampaignFinding> findings, bool complete, BackendChoice backend,
         ContainerChoice container)
     {
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true));
-        return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend, seed, cells, complete, container.Name());
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true, Backend: backend.Factory));
+        return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend.Describe(), seed, cells, complete, container.Name());
     }
 }

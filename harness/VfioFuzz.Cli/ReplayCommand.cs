@@ -28,7 +28,7 @@ static class ReplayCommand
     static int Run(string[] paths, string targetSpec, string reportsDir, string backend, string? containerSpec, bool onlyListed)
     {
         if (!ContainerOption.TryParse(containerSpec, null, out var container, out var containerError)) return Cli.Fail(containerError!);
-        if (!BackendOption.TryFactory(backend, out var factory, out var error)) return Cli.Fail(error!);
+        if (!BackendOption.TryCreate(backend, differential: false, out var chosen, out var error)) return Cli.Fail(error!);
         OutputFolder.EnsureWritable(reportsDir, "--reports");
         IReadOnlyList<string> targetIds;
         List<string> files;
@@ -60,12 +60,12 @@ static class ReplayCommand
         // A target an entry does not list is held to its base: the tree before the pick that
         // introduced it (patches-under-test/*/series.yaml), or upstream.
         var bases = onlyListed ? null : TargetBases.Load("patches-under-test");
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: factory), bases, container);
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: chosen!.Factory), bases, container);
         PrintMatrix(entries, targetIds, cells);
 
         string runId = RunIds.Claim(reportsDir, RunIds.Stamp("replay"));
         foreach (var id in targetIds)
-            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), backend, seed: null, cells.Where(c => c.Target.Id == id), container: container?.Name() ?? "per entry");
+            ReportWriter.Write(reportsDir, runId, "replay", Cli.Catalog.Info(id), chosen.Describe(), seed: null, cells.Where(c => c.Target.Id == id), container: container?.Name() ?? "per entry");
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         if (unreadable > 0) return Cli.Fail($"{unreadable} corpus file(s) could not be loaded (named above); the other {entries.Count} were replayed");
         return cells.Any(c => c.AsExpected == false) ? Cli.Findings : Cli.Ok;

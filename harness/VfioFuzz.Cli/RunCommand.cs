@@ -16,13 +16,14 @@ static class RunCommand
         var file = new Argument<string>("entry") { Description = "a corpus entry (YAML)" };
         var target = new Option<string>("--target") { Description = "target id", Required = true };
         var backend = BackendOption.Create(", or replay:CASSETTE (answers from the cassette's session for this target)");
+        var differential = BackendOption.CreateDifferential();
         var container = ContainerOption.Create(entries: true);
-        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target, backend, container };
-        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!, r.GetValue(backend)!, r.GetValue(container)));
+        var cmd = new Command("run", "Run one corpus entry on one target and print its trace and findings") { file, target, backend, differential, container };
+        cmd.SetAction(r => Run(r.GetValue(file)!, r.GetValue(target)!, r.GetValue(backend)!, r.GetValue(differential), r.GetValue(container)));
         return cmd;
     }
 
-    static int Run(string file, string targetId, string backend, string? containerSpec)
+    static int Run(string file, string targetId, string backend, bool differential, string? containerSpec)
     {
         if (!ContainerOption.TryParse(containerSpec, null, out var container, out var containerError)) return Cli.Fail(containerError!);
         CorpusEntry entry;
@@ -33,8 +34,8 @@ static class RunCommand
             entry = CorpusFile.Load(file);
             if (backend.StartsWith("replay:", StringComparison.Ordinal))
                 result = CassetteReplay.Run(CassetteFile.Load(backend["replay:".Length..]), entry, Cli.Catalog, targetId, trace: true);
-            else if (BackendOption.TryFactory(backend, out var factory, out var error))
-                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: factory, Container: container ?? entry.Container)).Run(entry.Program);
+            else if (BackendOption.TryCreate(backend, differential, out var chosen, out var error))
+                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: chosen!.Factory, Container: container ?? entry.Container)).Run(entry.Program);
             else return Cli.Fail(error!);
         }
         catch (ArgumentException e) { return Cli.Fail(e.Message); }   // input errors of the files: ExitContract

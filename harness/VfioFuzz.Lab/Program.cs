@@ -13,6 +13,9 @@ using VfioFuzz.Targets;
 //                                           then the simulator compared with the recording
 // vfio-fuzz-lab record-corpus CORPUS OUTDIR every bug-corpus entry on every target against the
 //                                           real kernel, one cassette per entry
+// vfio-fuzz-lab fuzz SECONDS SEED OUTDIR   the differential campaign: random programs on every iommufd
+//                                           target and profile, each call on the kernel's domain-attached
+//                                           IOAS and the simulator in lockstep (DifferentialRun)
 // vfio-fuzz-lab bench-ioctl PAIRS           IOAS map+unmap pairs/s through Tmds.LibC directly and
 //                                           through IommufdIoas (BENCH lines, as ioctl-loop.c prints)
 // vfio-fuzz-lab realqemu PROGRAMS OUTDIR MDEV SHIM [EDU]
@@ -46,7 +49,7 @@ try
         case "conformance":
         {
             var sessions = ConformanceSuite.Record(flavor,
-                host => new IommufdIoas(host, watchdog, mockDomain: true, reserved: [ConformanceSuite.MsiWindow]),
+                host => new IommufdIoas(host, watchdog, MockDomain.Selftest, reserved: [ConformanceSuite.MsiWindow]),
                 ioas => ((IommufdIoas)ioas).Geometry);
             var cassette = new Cassette(args[1], release, machine, "iommufd (mock domain, MSI window reserved)", now, sessions);
             CassetteFile.Save(args[1], cassette);
@@ -58,33 +61,41 @@ try
         case "record-corpus" when args.Length == 3:
         {
             var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+            var sessions = KernelSessions.Probe(watchdog, requireDomain: true);
             Directory.CreateDirectory(args[2]);
             foreach (var path in CorpusFile.Find(args[1]))
             {
                 // The World of this kernel: a BAR is a dmabuf only where the kernel exports one.
                 var loaded = CorpusFile.Load(path);
                 var entry = loaded with { Profile = loaded.Profile with { Kernel = flavor } };
-                var sessions = new List<CassetteSession>();
+                var recorded = new List<CassetteSession>();
                 // Cassettes record iommufd sessions: a target with type1 alone has none.
                 foreach (var target in catalog.Targets.Where(t => t.Has(ContainerKind.Iommufd)))
                 {
                     RecordingIoas? recorder = null;
-                    var options = new RunOptions(Backend: (_, host) =>
+                    // A domain attached first, as QEMU attaches the device before its listener
+                    // maps: pinning at map time (a VM_PFNMAP BAR is EFAULT), the profile's
+                    // reserved windows refused. Pinning 2 GiB in a TCG guest takes seconds:
+                    // the run's watchdog is the lab's, not a campaign's.
+                    var options = new RunOptions(Watchdog: TimeSpan.FromHours(1), Backend: (profile, host) =>
                     {
-                        var real = new IommufdIoas(host, watchdog);
+                        var real = sessions.Open(profile, host, watchdog);
                         return recorder = new RecordingIoas(real, real.Geometry);
                     });
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
                     var real = new ProgramRunner(entry.Profile, () => catalog.Create(target.Id), options).Run(entry.Program);
                     var sim = new ProgramRunner(entry.Profile, () => catalog.Create(target.Id)).Run(entry.Program);
-                    sessions.Add(recorder!.Session(target.Id));
+                    recorded.Add(recorder!.Session(target.Id));
                     string verdict = real.Signatures.SequenceEqual(sim.Signatures) ? "same findings as the simulator" : $"real [{string.Join(", ", real.Signatures)}] vs simulator [{string.Join(", ", sim.Signatures)}]";
-                    Console.WriteLine($"record {entry.Id} on {target.Id}: {recorder.Calls.Count} calls, {verdict}");
+                    Console.WriteLine($"record {entry.Id} on {target.Id}: {recorder.Calls.Count} calls in {clock.Elapsed.TotalSeconds:0.0} s, {verdict}");
                 }
                 string output = Path.Combine(args[2], $"{entry.Id}.yaml");
-                CassetteFile.Save(output, new Cassette(output, release, machine, "iommufd (no domain attached)", now, [.. sessions]));
+                CassetteFile.Save(output, new Cassette(output, release, machine, $"iommufd ({sessions.Describe}; the profile's reserved windows)", now, [.. recorded]));
             }
             return 0;
         }
+        case "fuzz" when args.Length == 4 && int.TryParse(args[1], out int fuzzSeconds) && ulong.TryParse(args[2], out ulong fuzzSeed):
+            return DifferentialRun.Run(fuzzSeconds, fuzzSeed, args[3], new TargetCatalog(typeof(Qemu110).Assembly), watchdog);
         case "bench-ioctl" when args.Length == 2 && int.TryParse(args[1], out int pairs):
         {
             // Warm the JIT and the kernel's page pinning first; then three measured rounds of
@@ -135,6 +146,6 @@ catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL [EDU-PCI-ADDRESS]] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | fuzz SECONDS SEED OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL [EDU-PCI-ADDRESS]] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
     return 2;
 }

@@ -51,11 +51,23 @@ public sealed class ExitCodeTests() : TempFolder("exit")
     [InlineData("directory as a replay cassette", "run " + Entry + " --target qemu-11.0 --backend replay:corpus", "corpus: is a directory")]
     [InlineData("missing file", "run corpus/bugs/no-such-entry.yaml --target qemu-11.0", "no-such-entry.yaml: no such file")]
     [InlineData("realqemu on a missing path", "realqemu corpus/realqemu/no-such.yaml", "no-such.yaml: no such file")]
+    [InlineData("differential on the simulator", "fuzz --engine inprocess --differential", "--differential compares the real kernel with the simulator: give --backend iommufd")]
     [InlineData("realqemu with no nested-machine program", "realqemu corpus/bugs", "no program of a nested machine's profile (q35-mbochs, q35-edu)")]
     public void Bad_command_lines_are_one_line_and_exit_2(string why, string args, string expected)
     {
         _ = why;
         AssertInputError(CliProcess.Run(args.Split(' ', StringSplitOptions.RemoveEmptyEntries)), expected);
+    }
+
+    [Fact]
+    public void A_differential_campaign_without_dev_iommu_is_one_line_saying_what_to_do()
+    {
+        if (File.Exists(VfioFuzz.Iommufd.IommufdIoas.Device)) return;   // a machine with the device: nothing to show here
+        var o = CliProcess.Run("fuzz", "--engine", "inprocess", "--backend", "iommufd", "--differential", "--target", "qemu-11.0", "--duration", "1s",
+            "--findings", Path.Combine(Dir, "f"), "--reports", Path.Combine(Dir, "r"));
+        AssertInputError(o, "/dev/iommu does not exist");
+        Assert.Contains("harness/lab/run", o.Stderr);
+        Assert.DoesNotContain("fuzz plan", o.Stdout);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using VfioFuzz.Corpus;
 using VfioFuzz.Fuzzing;
+using VfioFuzz.Iommufd;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
 using VfioFuzz.Oracles;
@@ -18,16 +19,20 @@ public sealed class FindingKindsTests() : TempFolder("kinds")
 {
     /// <summary>For each kind, a target and program that make its oracle fire (on iommufd
     /// unless a container is named).</summary>
-    static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops, ContainerChoice Container)> Producers = new()
+    static readonly Dictionary<string, (Profile Profile, Func<ListenerTarget> Target, Op[] Ops, ContainerChoice Container, Func<Profile, HostMemory, IIoas>? Backend)> Producers = new()
     {
-        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new HdmDecommit("cxl0")], ContainerChoice.Iommufd),
-        [FindingKinds.MissingStage2] = (Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), [new AtsAccess("gpu0", 0x102_0000_0000UL)], ContainerChoice.Iommufd),
-        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")], ContainerChoice.Iommufd),
-        [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)], ContainerChoice.Iommufd),
-        [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), [], ContainerChoice.Iommufd),
-        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new SetDirtyTracking(true), new SetViommu(true)], ContainerChoice.Iommufd),
+        [FindingKinds.AsymmetricUnmap] = (Profile.VrCxlType2, () => Repo.Catalog.Create("nv-2e963ff+e227a6b"), [new HdmDecommit("cxl0")], ContainerChoice.Iommufd, null),
+        [FindingKinds.MissingStage2] = (Profile.Gb200Nvlink, () => Repo.Catalog.Create("nv-d814a45"), [new AtsAccess("gpu0", 0x102_0000_0000UL)], ContainerChoice.Iommufd, null),
+        [FindingKinds.Timeout] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [new DeviceReset("cxl0")], ContainerChoice.Iommufd, null),
+        [FindingKinds.Crash] = (Profile.VrCxlType2, () => new ThrowsOnDel(), [new SetCommandMem("nic0", false)], ContainerChoice.Iommufd, null),
+        [FindingKinds.UnexpectedErrno] = (Profile.VrCxlType2, () => new MisalignedMap(), [], ContainerChoice.Iommufd, null),
+        [FindingKinds.DirtyLost] = (Profile.Gb200Nvlink, () => new NoDirtySyncOnDel(), [new SetDirtyTracking(true), new SetViommu(true)], ContainerChoice.Iommufd, null),
         // The short unmap is ENOENT (swallowed) on iommufd and EINVAL (a bisected entry) on type1.
-        [FindingKinds.ContainerDivergence] = (Profile.VrCxlType2, () => new DelTrimOffByOne(), [new SetCommandMem("nic0", false)], ContainerChoice.Both),
+        [FindingKinds.ContainerDivergence] = (Profile.VrCxlType2, () => new DelTrimOffByOne(), [new SetCommandMem("nic0", false)], ContainerChoice.Both, null),
+        // A kernel whose domain ends below the BAR window at 1 TiB refuses the first BAR the simulator maps.
+        [FindingKinds.BackendDivergence] = (Profile.VrCxlType2, () => Repo.Catalog.Create("qemu-11.0"), [], ContainerChoice.Iommufd,
+            (p, host) => new DifferentialIoas(new StandInKernel(new SimIoas(new IoasGeometry(0x1000, [(0, 0xff_ffff_ffffUL)]), host, p.Kernel)),
+                new SimIoas(p, host), new SimulatorAnswers())),
     };
 
     [Fact]
@@ -38,8 +43,8 @@ public sealed class FindingKindsTests() : TempFolder("kinds")
     [MemberData(nameof(Kinds))]
     public void A_saved_finding_of_every_kind_loads_back_with_its_signature(string kind)
     {
-        var (profile, target, ops, container) = Producers[kind];
-        var runner = new ProgramRunner(profile, target, new RunOptions(Container: container));
+        var (profile, target, ops, container, backend) = Producers[kind];
+        var runner = new ProgramRunner(profile, target, new RunOptions(Container: container, Backend: backend));
         var program = new FuzzProgram([.. ops]);
         var result = runner.Run(program);
         var finding = result.Findings.First(f => f.Kind == kind);

@@ -41,6 +41,11 @@ public class IommufdUapiTests
         { typeof(IommuTestCmd), nameof(IommuTestCmd.AddReservedStart), 16 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.AddReservedLength), 24 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.MockDomainOutHwptId), 20 },
+        // offsetof on 6.12.117's drivers/iommu/iommufd/iommufd_test.h, compiled with gcc here.
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.MockDomainDevFlags), 28 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapIova), 16 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapLength), 24 },
+        { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapUptr), 32 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.Last), 64 },
     };
 

@@ -62,7 +62,7 @@ public static unsafe class IoctlRoundTrips
         host.Allocate(ram, KernelFlavor.NoDmabuf);
         bool mockDomain = true;
         IommufdIoas ioas;
-        try { ioas = new IommufdIoas(host, TimeSpan.FromSeconds(10), mockDomain: true); }
+        try { ioas = new IommufdIoas(host, TimeSpan.FromSeconds(10), MockDomain.Selftest); }
         catch (IommufdUnavailableException) when (File.Exists(IommufdIoas.Device))
         {
             mockDomain = false;   // no CONFIG_IOMMUFD_TEST: a bare IOAS, as Direct falls back to

@@ -5,7 +5,10 @@ using VfioFuzz.Machine;
 namespace VfioFuzz.Iommufd;
 
 /// <summary>Why the real backend cannot start, as one line that says how to get access.</summary>
-public sealed class IommufdUnavailableException(string message) : InputException(message);
+public class IommufdUnavailableException(string message) : InputException(message);
+
+/// <summary>The device opens, but no mock domain of the kind asked for can be attached.</summary>
+public sealed class MockDomainUnavailableException(string message) : IommufdUnavailableException(message);
 
 /// <summary>
 /// The real backend: one IOAS on /dev/iommu through Tmds.LibC ioctls. Opens the device,
@@ -15,23 +18,24 @@ public sealed class IommufdUnavailableException(string message) : InputException
 /// everything, destroys the IOAS and closes the fd. Every ioctl runs under an
 /// <see cref="IoctlWatchdog"/>. The kernel has no "list areas" call, so the areas are a
 /// shadow kept from the kernel's own answers (for the oracles).
-/// With <c>mockDomain</c> (CONFIG_IOMMUFD_TEST kernels) a mock domain is attached first,
-/// so the IOAS behaves as with a device attached: pinning at map time, an aperture and an
-/// alignment; <c>reserved</c> ranges are added with IOMMU_TEST_OP_ADD_RESERVED (the MSI
+/// With a <see cref="MockDomain"/> (CONFIG_IOMMUFD_TEST kernels) a mock domain is attached
+/// first, so the IOAS behaves as with a device attached: pinning at map time, an aperture and
+/// an alignment; <c>reserved</c> ranges are added with IOMMU_TEST_OP_ADD_RESERVED (the MSI
 /// window of an SMMU).
 /// </summary>
-public sealed unsafe class IommufdIoas : IIoas, IDisposable
+public sealed unsafe class IommufdIoas : IKernelIoas
 {
     public const string Device = "/dev/iommu";
 
     readonly int _fd;
     readonly uint _ioasId;
+    readonly uint? _mockHwptId;
     readonly IoctlWatchdog _watchdog;
     readonly RealHostMemory _memory;
     readonly IoasAreaSet _shadow = new();
     bool _disposed;
 
-    public IommufdIoas(HostMemory host, TimeSpan watchdog, bool mockDomain = false, IReadOnlyList<(ulong Start, ulong Last)>? reserved = null)
+    public IommufdIoas(HostMemory host, TimeSpan watchdog, MockDomain domain = MockDomain.None, IReadOnlyList<(ulong Start, ulong Last)>? reserved = null)
     {
         _fd = RealHostMemory.Open(Device);
         if (_fd < 0)
@@ -55,10 +59,22 @@ public sealed unsafe class IommufdIoas : IIoas, IDisposable
                 var cmd = new IommuTestCmd { Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpAddReserved, Id = _ioasId, AddReservedStart = start, AddReservedLength = last - start + 1 };
                 Check("IOMMU_TEST_OP_ADD_RESERVED", Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd));
             }
-            if (mockDomain)
+            if (domain == MockDomain.Selftest)
             {
                 var cmd = new IommuTestCmd { Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpMockDomain, Id = _ioasId };
                 Check("IOMMU_TEST_OP_MOCK_DOMAIN (needs CONFIG_IOMMUFD_TEST)", Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd));
+                _mockHwptId = cmd.MockDomainOutHwptId;
+            }
+            else if (domain == MockDomain.WholeAperture)
+            {
+                var cmd = new IommuTestCmd { Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpMockDomainFlags, Id = _ioasId, MockDomainDevFlags = IommuTestCmd.DeviceFlagWideAperture };
+                var result = Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd);
+                if (result == Errno.ENOTTY)
+                    throw new MockDomainUnavailableException($"{Device}: this kernel has no CONFIG_IOMMUFD_TEST (IOMMU_TEST_CMD answers ENOTTY), so no mock domain can stand for QEMU's device: use the kernel lab (harness/lab/run)");
+                if (result == Errno.EINVAL)
+                    throw new MockDomainUnavailableException($"{Device}: this kernel's mock domain has no whole-aperture flag (harness/lab/mock-wide-aperture.patch): use the kernel lab, whose kernel has it (harness/lab/run)");
+                Check("IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS", result);
+                _mockHwptId = cmd.MockDomainOutHwptId;
             }
             Geometry = ReadGeometry();
             _memory = new RealHostMemory(host);
@@ -90,9 +106,11 @@ public sealed unsafe class IommufdIoas : IIoas, IDisposable
         }
     }
 
-    public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
+    public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags) => MapAt(iova, length, _memory.TranslateVa(userVa), flags);
+
+    Errno MapAt(ulong iova, ulong length, ulong realVa, IoasMapFlags flags)
     {
-        var cmd = new IommuIoasMap { Size = (uint)sizeof(IommuIoasMap), Flags = (uint)flags, IoasId = _ioasId, UserVa = _memory.TranslateVa(userVa), Length = length, Iova = iova };
+        var cmd = new IommuIoasMap { Size = (uint)sizeof(IommuIoasMap), Flags = (uint)flags, IoasId = _ioasId, UserVa = realVa, Length = length, Iova = iova };
         var result = Ioctl("IOMMU_IOAS_MAP", IommufdIoctl.IoasMap, &cmd);
         if (result == Errno.Ok) _shadow.Insert(cmd.Iova, length, (flags & IoasMapFlags.Writeable) != 0);
         return result;
@@ -106,6 +124,11 @@ public sealed unsafe class IommufdIoas : IIoas, IDisposable
         return result;
     }
 
+    /// <summary>A MAP_FILE done the way a kernel without it allows: the file's pages mapped
+    /// shared into this process and mapped by address (the same pages pinned).</summary>
+    public Errno MapFileByAddress(ulong iova, ulong length, int fd, ulong start, IoasMapFlags flags) =>
+        _memory.FileVa(fd, start) is { } va ? MapAt(iova, length, va, flags) : Errno.EBADF;
+
     public Errno Unmap(ulong iova, ref ulong length)
     {
         var cmd = new IommuIoasUnmap { Size = (uint)sizeof(IommuIoasUnmap), IoasId = _ioasId, Iova = iova, Length = length };
@@ -116,6 +139,21 @@ public sealed unsafe class IommufdIoas : IIoas, IDisposable
     }
 
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _shadow.AreasIn(start, end);
+
+    /// <summary>Whether the attached mock domain itself maps the IOVA page at
+    /// <paramref name="iova"/> to the memory at <paramref name="userVa"/>
+    /// (IOMMU_TEST_OP_MD_CHECK_MAP): the kernel's real state, where the shadow only follows its
+    /// answers. Null without a mock domain.</summary>
+    public bool? DomainMaps(ulong iova, ulong userVa)
+    {
+        if (_mockHwptId is not { } hwpt) return null;
+        var cmd = new IommuTestCmd
+        {
+            Size = (uint)sizeof(IommuTestCmd), Op = IommuTestCmd.OpMdCheckMap, Id = hwpt,
+            CheckMapIova = iova, CheckMapLength = Geometry.Alignment, CheckMapUptr = _memory.TranslateVa(userVa),
+        };
+        return Ioctl("IOMMU_TEST_CMD", IommufdIoctl.TestCmd, &cmd) == Errno.Ok;
+    }
 
     Errno Ioctl<T>(string name, int request, T* arg) where T : unmanaged
     {

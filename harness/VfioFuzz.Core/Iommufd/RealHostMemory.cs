@@ -20,30 +20,58 @@ namespace VfioFuzz.Iommufd;
 /// </summary>
 public sealed unsafe class RealHostMemory : IDisposable
 {
-    readonly List<(ulong SimVa, ulong End, ulong RealVa)> _maps = [];
+    readonly List<(ulong SimVa, ulong End, ulong RealVa, bool Anonymous)> _maps = [];
     readonly Dictionary<int, int> _fds = [];
+
+    // Anonymous mappings outlive the run that made them, by size: a domain-attached IOAS pins
+    // all of a VM's RAM at map time, and in the lab's TCG guest faulting 2 GiB in takes
+    // seconds; a mapping whose pages are already there is pinned in a fraction of it. What
+    // the pages hold does not matter (nothing reads guest RAM here).
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<ulong>> SparePool = new();
 
     public bool PfnMapFallback { get; private set; }
 
     public RealHostMemory(HostMemory host)
     {
         foreach (var (va, end, pfnMap) in host.Vmas)
-            _maps.Add((va, end, Map(end - va, pfnMap)));
+        {
+            var (real, anonymous) = Map(end - va, pfnMap);
+            _maps.Add((va, end, real, anonymous));
+        }
         foreach (var (fd, size) in host.Files)
             _fds[fd] = MemFd(size);
     }
 
     public ulong TranslateVa(ulong simVa)
     {
-        foreach (var (s, e, real) in _maps)
+        foreach (var (s, e, real, _) in _maps)
             if (simVa >= s && simVa < e) return real + (simVa - s);
         return simVa;
     }
 
     public int TranslateFd(int simFd) => _fds.TryGetValue(simFd, out var fd) ? fd : simFd;
 
-    ulong Map(ulong size, bool pfnMap)
+    readonly Dictionary<int, (ulong Va, ulong Size)> _fileMaps = [];
+
+    /// <summary>Where <paramref name="start"/> of a simulated fd's file is in this process: the
+    /// real memfd mapped shared, once (for a kernel without MAP_FILE, which maps the same pages
+    /// by address). Null for an fd the layout does not have.</summary>
+    public ulong? FileVa(int simFd, ulong start)
     {
+        if (!_fds.TryGetValue(simFd, out int fd)) return null;
+        if (!_fileMaps.TryGetValue(simFd, out var map))
+        {
+            ulong size = (ulong)(long)LibC.lseek(fd, 0, LibC.SEEK_END);
+            void* p = LibC.mmap(null, (size_t)size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+            if (p == LibC.MAP_FAILED) throw new IOException($"mmap of a memfd of {size:#x} bytes failed: errno {LibC.errno}");
+            _fileMaps[simFd] = map = ((ulong)p, size);
+        }
+        return map.Va + start;
+    }
+
+    (ulong Va, bool Anonymous) Map(ulong size, bool pfnMap)
+    {
+        if (!pfnMap && SparePool.TryGetValue(size, out var spare) && spare.TryTake(out ulong reused)) return (reused, true);
         void* p = LibC.MAP_FAILED;
         if (pfnMap)
         {
@@ -57,10 +85,10 @@ public sealed unsafe class RealHostMemory : IDisposable
             }
             if (p == LibC.MAP_FAILED) PfnMapFallback = true;
         }
-        if (p == LibC.MAP_FAILED)
-            p = LibC.mmap(null, (size_t)size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+        if (p != LibC.MAP_FAILED) return ((ulong)p, false);
+        p = LibC.mmap(null, (size_t)size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
         if (p == LibC.MAP_FAILED) throw new IOException($"mmap of {size:#x} bytes failed: errno {LibC.errno}");
-        return (ulong)p;
+        return ((ulong)p, true);
     }
 
     static int MemFd(ulong size)
@@ -80,9 +108,13 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     public void Dispose()
     {
-        foreach (var (s, e, real) in _maps) LibC.munmap((void*)real, (size_t)(e - s));
+        foreach (var (s, e, real, anonymous) in _maps)
+            if (anonymous) SparePool.GetOrAdd(e - s, _ => []).Add(real);
+            else LibC.munmap((void*)real, (size_t)(e - s));
+        foreach (var (va, size) in _fileMaps.Values) LibC.munmap((void*)va, (size_t)size);
         foreach (var fd in _fds.Values) LibC.close(fd);
         _maps.Clear();
+        _fileMaps.Clear();
         _fds.Clear();
     }
 }

@@ -19,8 +19,12 @@ public static class FindingKinds
     /// its verdict on the type1 container.</summary>
     public const string ContainerDivergence = "container-divergence";
 
+    /// <summary>`--backend iommufd --differential`: the real kernel and the simulator answered a
+    /// call differently (the simulator, not the target, is wrong, or the kernel changed).</summary>
+    public const string BackendDivergence = "backend-divergence";
+
     /// <summary>Every kind, in the order reports and the gate list them.</summary>
-    public static readonly IReadOnlyList<string> All = [AsymmetricUnmap, MissingStage2, Timeout, Crash, UnexpectedErrno, DirtyLost, ContainerDivergence];
+    public static readonly IReadOnlyList<string> All = [AsymmetricUnmap, MissingStage2, Timeout, Crash, UnexpectedErrno, DirtyLost, ContainerDivergence, BackendDivergence];
 
     public static bool IsKind(string kind) => All.Contains(kind);
 

@@ -377,6 +377,15 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             }
             catch (ProgramException) { throw; }
             catch (CassetteDivergenceException) { throw; }   // the recording, not the target, is at odds
+            catch (BackendDivergenceException e)
+            {
+                Ctx.Report(new Finding(FindingKinds.BackendDivergence, $"{FindingKinds.BackendDivergence}:{e.Difference}", Ctx.Step,
+                    $"{e.Call} for {Ctx.Section?.Key ?? "(no section)"}: {e.Detail}",
+                    "The real kernel and the simulator disagree on a call the listener made: the simulator's answers (and every verdict " +
+                    "the simulated backend gives on this path) are wrong for this kernel, or the kernel changed. The run stops here: " +
+                    "after it the two IOASes no longer hold the same thing.",
+                    "the simulator misjudges this path"));
+            }
             catch (IoctlTimeoutException e)
             {
                 Ctx.Report(new Finding(FindingKinds.Timeout, $"{FindingKinds.Timeout}:ioctl", Ctx.Step,

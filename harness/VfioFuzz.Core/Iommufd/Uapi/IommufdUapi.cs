@@ -103,6 +103,11 @@ public struct IommuTestCmd
 {
     public const uint OpAddReserved = 1;
     public const uint OpMockDomain = 2;
+    public const uint OpMdCheckMap = 3;
+    public const uint OpMockDomainFlags = 12;
+    /// <summary>Not in any kernel tree: the lab kernel's own mock-device flag
+    /// (harness/lab/mock-wide-aperture.patch), whose domains have the whole 64-bit aperture.</summary>
+    public const uint DeviceFlagWideAperture = 1u << 30;
 
     [FieldOffset(0)] public uint Size;
     [FieldOffset(4)] public uint Op;
@@ -114,5 +119,12 @@ public struct IommuTestCmd
     [FieldOffset(20)] public uint MockDomainOutHwptId;
     [FieldOffset(24)] public ulong AddReservedLength;
     [FieldOffset(24)] public uint MockDomainOutIdevId;
+    /// <summary>mock_domain_flags.dev_flags (IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS).</summary>
+    [FieldOffset(28)] public uint MockDomainDevFlags;
+    /// <summary>check_map (IOMMU_TEST_OP_MD_CHECK_MAP, id = the mock domain's hwpt): whether
+    /// [iova, iova+length) maps, in the domain itself, the pages behind uptr.</summary>
+    [FieldOffset(16)] public ulong CheckMapIova;
+    [FieldOffset(24)] public ulong CheckMapLength;
+    [FieldOffset(32)] public ulong CheckMapUptr;
     [FieldOffset(64)] public uint Last;
 }
