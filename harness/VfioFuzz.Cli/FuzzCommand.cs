@@ -164,13 +164,15 @@ static class FuzzCommand
         });
 
         PrintSummary(results);
-        if (nightly) WriteSummary(Path.Combine(reportsDir, runId, "summary.yaml"), profile, results);
+        var lab = nightly && !cancel.IsCancellationRequested ? LabDifferential.Run(seed, cancel.Token) : null;
+        if (lab is not null) Console.WriteLine($"nightly: lab differential run: {lab.Status}: {lab.Detail}");
+        if (nightly) WriteSummary(Path.Combine(reportsDir, runId, "summary.yaml"), profile, results, lab);
         if (cancel.IsCancellationRequested) Console.WriteLine("fuzz: interrupted; reproducers so far are saved, reports are marked complete: false");
         Console.WriteLine($"reports: {Path.Combine(reportsDir, runId)}/");
         if (results.FirstOrDefault(r => r.Error is not null) is { } failed)
             return Cli.Fail($"{results.Count(r => r.Error is not null)} of {results.Length} campaign(s) failed; first: {failed.Target}: {failed.Error}",
                 failed.Error!.Contains("stack trace in ") ? Cli.InternalError : Cli.InputError);
-        return results.Sum(r => r.Found.Count(f => !f.Known)) > 0 ? Cli.Findings : Cli.Ok;
+        return results.Sum(r => r.Found.Count(f => !f.Known)) > 0 || lab?.Status == "diverged" ? Cli.Findings : Cli.Ok;
     }
 
     /// <summary>One campaign's outcome, as the summary table and the nightly summary show it.</summary>
@@ -196,7 +198,7 @@ static class FuzzCommand
 
     /// <summary>The nightly summary: per target, the signatures found new this night and the
     /// ones already in the corpus.</summary>
-    static void WriteSummary(string path, Profile profile, CampaignResult[] summary)
+    static void WriteSummary(string path, Profile profile, CampaignResult[] summary, LabDifferential.Outcome? lab)
     {
         var targets = new YamlMappingNode();
         foreach (var r in summary)
@@ -216,6 +218,7 @@ static class FuzzCommand
             { "profile", profile.Name },
             { "kernel", Profile.KernelName(profile.Kernel) },
             { "targets", targets },
+            { "lab-differential", new YamlMappingNode { { "status", lab?.Status ?? "skipped" }, { "detail", lab?.Detail ?? "interrupted" } } },
         };
         AtomicFile.WriteAllText(path, YamlFields.Save(root));
         Console.WriteLine($"nightly summary: {path}");

@@ -38,6 +38,8 @@ using VfioFuzz.Targets;
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
+// A domain-attached IOAS pins at map time: 4 GiB in this TCG guest can take longer than 10 s.
+var pinningWatchdog = TimeSpan.FromMinutes(5);
 string release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
 string machine = $"{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()} {File.ReadAllText("/proc/sys/kernel/hostname").Trim()}";
 var flavor = ConformanceSuite.FlavorOf(release);
@@ -61,7 +63,7 @@ try
         case "record-corpus" when args.Length == 3:
         {
             var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
-            var sessions = KernelSessions.Probe(watchdog, requireDomain: true);
+            var sessions = KernelSessions.Probe(pinningWatchdog, requireDomain: true);
             Directory.CreateDirectory(args[2]);
             foreach (var path in CorpusFile.Find(args[1]))
             {
@@ -79,7 +81,7 @@ try
                     // the run's watchdog is the lab's, not a campaign's.
                     var options = new RunOptions(Watchdog: TimeSpan.FromHours(1), Backend: (profile, host) =>
                     {
-                        var real = sessions.Open(profile, host, watchdog);
+                        var real = sessions.Open(profile, host, pinningWatchdog);
                         return recorder = new RecordingIoas(real, real.Geometry);
                     });
                     var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -95,7 +97,7 @@ try
             return 0;
         }
         case "fuzz" when args.Length == 4 && int.TryParse(args[1], out int fuzzSeconds) && ulong.TryParse(args[2], out ulong fuzzSeed):
-            return DifferentialRun.Run(fuzzSeconds, fuzzSeed, args[3], new TargetCatalog(typeof(Qemu110).Assembly), watchdog);
+            return DifferentialRun.Run(fuzzSeconds, fuzzSeed, args[3], new TargetCatalog(typeof(Qemu110).Assembly), pinningWatchdog);
         case "bench-ioctl" when args.Length == 2 && int.TryParse(args[1], out int pairs):
         {
             // Warm the JIT and the kernel's page pinning first; then three measured rounds of

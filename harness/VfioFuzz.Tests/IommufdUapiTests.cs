@@ -81,6 +81,30 @@ public class IommufdUapiTests
     }
 
     [Fact]
+    public unsafe void An_ioctl_argument_goes_through_the_watchdogs_own_memory_and_comes_back()
+    {
+        // FIONREAD on a pipe writes the bytes waiting into the argument: the answer must reach
+        // the caller's struct although the kernel wrote it into the watchdog's copy.
+        int* fds = stackalloc int[2];
+        Assert.Equal(0, Tmds.Linux.LibC.pipe(fds));
+        try
+        {
+            byte* five = stackalloc byte[5];
+            Assert.Equal(5, (int)Tmds.Linux.LibC.write(fds[1], five, 5));
+            using var watchdog = new IoctlWatchdog(TimeSpan.FromSeconds(10));
+            int waiting = -1;
+            const int FIONREAD = 0x541b;
+            Assert.Equal((0, 0), watchdog.Ioctl("FIONREAD", fds[0], FIONREAD, &waiting));
+            Assert.Equal(5, waiting);
+        }
+        finally
+        {
+            Tmds.Linux.LibC.close(fds[0]);
+            Tmds.Linux.LibC.close(fds[1]);
+        }
+    }
+
+    [Fact]
     public void A_machine_without_iommufd_gets_one_line_that_says_what_to_do()
     {
         if (File.Exists(IommufdIoas.Device)) return;   // a machine with the device: nothing to show here

@@ -12,7 +12,7 @@ namespace VfioFuzz.Fuzzing;
 /// coverage-guided engine: that is AFL++/libFuzzer driving SharpFuzz-instrumented code.
 /// </summary>
 public sealed class InProcessCampaign(Profile profile, string targetId, Func<Listener.ListenerTarget> createTarget, FindingStore store,
-    RunOptions? options = null, Action<CampaignFinding>? recorded = null)
+    RunOptions? options = null, Action<CampaignFinding>? recorded = null, Predicate<string>? judged = null)
 {
     Triage? _triage;
 
@@ -21,7 +21,7 @@ public sealed class InProcessCampaign(Profile profile, string targetId, Func<Lis
     public CampaignStats Run(ulong seed, TimeSpan budget, Action<CampaignStats>? progress, CancellationToken cancel, long maxExecs = long.MaxValue)
     {
         var runner = new ProgramRunner(profile, createTarget, options);
-        var triage = _triage = new Triage(profile, targetId, runner, store, "in-process") { Recorded = recorded };
+        var triage = _triage = new Triage(profile, targetId, runner, store, "in-process") { Recorded = recorded, Judged = judged };
         var clock = Stopwatch.StartNew();
         var nextReport = TimeSpan.FromSeconds(1);
         long execs = 0;

@@ -27,6 +27,10 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
     /// take a while): an engine can stop crashing on it at once.</summary>
     public event Action<string>? Spotted;
 
+    /// <summary>Which signatures this campaign triages (null: all): a differential campaign
+    /// judges the backends, not the targets, whose findings the simulator's campaigns keep.</summary>
+    public Predicate<string>? Judged { get; init; }
+
     /// <summary>Runs a program and records each signature seen for the first time in this campaign.</summary>
     public void Consider(FuzzProgram program) => Consider(program, runner.Run(program));
 
@@ -34,7 +38,7 @@ public sealed class Triage(Profile profile, string targetId, ProgramRunner runne
     public void Consider(FuzzProgram program, RunResult result)
     {
         foreach (var f in result.Findings)
-            if (_seen.Add(f.Signature))
+            if ((Judged is null || Judged(f.Signature)) && _seen.Add(f.Signature))
             {
                 Spotted?.Invoke(f.Signature);
                 var recorded = Record(program, f);

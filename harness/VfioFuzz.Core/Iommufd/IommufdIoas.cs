@@ -157,7 +157,7 @@ public sealed unsafe class IommufdIoas : IKernelIoas
 
     Errno Ioctl<T>(string name, int request, T* arg) where T : unmanaged
     {
-        var (result, errno) = _watchdog.Run(name, () => LibC.ioctl(_fd, request, arg));
+        var (result, errno) = _watchdog.Ioctl(name, _fd, request, arg);
         return result < 0 ? (Errno)errno : Errno.Ok;
     }
 

@@ -36,6 +36,10 @@ public sealed class KernelSessions
         }
     }
 
+    /// <summary>The same kernel with no domain attached (lazy pinning): what a differential
+    /// run's self-check compares, where it must see the kernel differ from the simulator.</summary>
+    public KernelSessions WithoutDomain() => new(MockDomain.None, Describe.Split(',')[0] + ", no domain attached");
+
     public IommufdIoas Open(Profile profile, HostMemory host, TimeSpan watchdog) =>
         new(host, watchdog, Domain, Domain == MockDomain.None ? null : profile.ReservedIovas);
 

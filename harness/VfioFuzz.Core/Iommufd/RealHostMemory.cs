@@ -21,13 +21,18 @@ namespace VfioFuzz.Iommufd;
 public sealed unsafe class RealHostMemory : IDisposable
 {
     readonly List<(ulong SimVa, ulong End, ulong RealVa, bool Anonymous)> _maps = [];
-    readonly Dictionary<int, int> _fds = [];
+    // The real memfd behind each simulated fd, mapped shared once (not touched: a kernel
+    // without MAP_FILE maps the same pages by address).
+    readonly Dictionary<int, (int Fd, ulong Va, ulong Size)> _files = [];
 
     // Anonymous mappings outlive the run that made them, by size: a domain-attached IOAS pins
     // all of a VM's RAM at map time, and in the lab's TCG guest faulting 2 GiB in takes
     // seconds; a mapping whose pages are already there is pinned in a fraction of it. What
     // the pages hold does not matter (nothing reads guest RAM here).
     static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<ulong>> SparePool = new();
+
+    // The same for memfds (guest RAM from memory-backend-memfd, dmabuf stand-ins).
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<(int Fd, ulong Va)>> SpareFiles = new();
 
     public bool PfnMapFallback { get; private set; }
 
@@ -39,7 +44,7 @@ public sealed unsafe class RealHostMemory : IDisposable
             _maps.Add((va, end, real, anonymous));
         }
         foreach (var (fd, size) in host.Files)
-            _fds[fd] = MemFd(size);
+            _files[fd] = MemFd(size);
     }
 
     public ulong TranslateVa(ulong simVa)
@@ -49,25 +54,12 @@ public sealed unsafe class RealHostMemory : IDisposable
         return simVa;
     }
 
-    public int TranslateFd(int simFd) => _fds.TryGetValue(simFd, out var fd) ? fd : simFd;
+    public int TranslateFd(int simFd) => _files.TryGetValue(simFd, out var file) ? file.Fd : simFd;
 
-    readonly Dictionary<int, (ulong Va, ulong Size)> _fileMaps = [];
-
-    /// <summary>Where <paramref name="start"/> of a simulated fd's file is in this process: the
-    /// real memfd mapped shared, once (for a kernel without MAP_FILE, which maps the same pages
-    /// by address). Null for an fd the layout does not have.</summary>
-    public ulong? FileVa(int simFd, ulong start)
-    {
-        if (!_fds.TryGetValue(simFd, out int fd)) return null;
-        if (!_fileMaps.TryGetValue(simFd, out var map))
-        {
-            ulong size = (ulong)(long)LibC.lseek(fd, 0, LibC.SEEK_END);
-            void* p = LibC.mmap(null, (size_t)size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
-            if (p == LibC.MAP_FAILED) throw new IOException($"mmap of a memfd of {size:#x} bytes failed: errno {LibC.errno}");
-            _fileMaps[simFd] = map = ((ulong)p, size);
-        }
-        return map.Va + start;
-    }
+    /// <summary>Where <paramref name="start"/> of a simulated fd's file is in this process (for
+    /// a kernel without MAP_FILE, which maps the same pages by address). Null for an fd the
+    /// layout does not have.</summary>
+    public ulong? FileVa(int simFd, ulong start) => _files.TryGetValue(simFd, out var file) ? file.Va + start : null;
 
     (ulong Va, bool Anonymous) Map(ulong size, bool pfnMap)
     {
@@ -91,13 +83,16 @@ public sealed unsafe class RealHostMemory : IDisposable
         return ((ulong)p, true);
     }
 
-    static int MemFd(ulong size)
+    static (int Fd, ulong Va, ulong Size) MemFd(ulong size)
     {
+        if (SpareFiles.TryGetValue(size, out var spare) && spare.TryTake(out var reused)) return (reused.Fd, reused.Va, size);
         var name = "vfio-fuzz-file\0"u8;
         int fd;
         fixed (byte* n = name) fd = LibC.memfd_create(n, 0);
         if (fd < 0 || LibC.ftruncate(fd, (off_t)(long)size) != 0) throw new IOException($"memfd_create/ftruncate failed: errno {LibC.errno}");
-        return fd;
+        void* p = LibC.mmap(null, (size_t)size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+        if (p == LibC.MAP_FAILED) throw new IOException($"mmap of a memfd of {size:#x} bytes failed: errno {LibC.errno}");
+        return (fd, (ulong)p, size);
     }
 
     internal static int Open(string path)
@@ -111,10 +106,8 @@ public sealed unsafe class RealHostMemory : IDisposable
         foreach (var (s, e, real, anonymous) in _maps)
             if (anonymous) SparePool.GetOrAdd(e - s, _ => []).Add(real);
             else LibC.munmap((void*)real, (size_t)(e - s));
-        foreach (var (va, size) in _fileMaps.Values) LibC.munmap((void*)va, (size_t)size);
-        foreach (var fd in _fds.Values) LibC.close(fd);
+        foreach (var (fd, va, size) in _files.Values) SpareFiles.GetOrAdd(size, _ => []).Add((fd, va));
         _maps.Clear();
-        _fileMaps.Clear();
-        _fds.Clear();
+        _files.Clear();
     }
 }

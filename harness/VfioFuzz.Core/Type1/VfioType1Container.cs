@@ -91,8 +91,11 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
 
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _shadow.AreasIn(start, end);
 
-    int Ioctl<T>(string name, int fd, int request, T* arg) where T : unmanaged =>
-        Ioctl(name, () => LibC.ioctl(fd, request, arg));
+    int Ioctl<T>(string name, int fd, int request, T* arg) where T : unmanaged
+    {
+        var (result, errno) = _watchdog.Ioctl(name, fd, request, arg);
+        return result < 0 ? -errno : result;
+    }
 
     int Ioctl(string name, int fd, int request, int arg) =>
         Ioctl(name, () => LibC.ioctl(fd, request, (void*)(nint)arg));
