@@ -46,7 +46,11 @@ static class DifferentialRun
         }
         var answered = new SimulatorAnswers();
         var profiles = Profile.BuiltIn.Where(p => NestedMachine.Of(p) is null).ToArray();
-        var targets = catalog.Targets.Where(t => t.Has(ContainerKind.Iommufd)).Select(t => t.Id).ToArray();
+        // A cell: a profile, a target, and the container the target drives. A type1 container
+        // is served by iommufd's VFIO compatibility layer over the same domain-attached IOAS
+        // (what CONFIG_IOMMUFD_VFIO_CONTAINER serves), against its simulator.
+        var containers = new[] { ContainerKind.Iommufd, ContainerKind.Type1 };
+        var targets = containers.SelectMany(c => catalog.Targets.Where(t => t.Has(c)).Select(t => (Id: t.Id, Container: c))).ToArray();
         var store = new FindingStore(Path.Combine(outDir, "findings"), catalog);
         // A program takes seconds here (every RAM map pins, 2 GiB at a time, in a TCG guest),
         // so a cell gets at least MinimumSlice and a short run covers only some cells: which
@@ -55,15 +59,18 @@ static class DifferentialRun
         new Random(unchecked((int)seed ^ (int)(seed >> 32))).Shuffle(cells);
         int covered = Math.Clamp((int)(seconds / MinimumSlice.TotalSeconds), 1, cells.Length);
         var slice = TimeSpan.FromSeconds((double)seconds / covered);
-        Console.WriteLine($"LAB-FUZZ {sessions.Describe}; {covered} of {cells.Length} cells ({profiles.Length} profiles x {targets.Length} targets), " +
+        Console.WriteLine($"LAB-FUZZ {sessions.Describe}; {covered} of {cells.Length} cells ({profiles.Length} profiles x {targets.Length} target-container pairs), " +
                           $"{slice.TotalSeconds:0.#} s each, seed {seed}");
         long programs = 0;
         var elapsed = TimeSpan.Zero;
         var divergences = new SortedSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < covered; i++)
         {
-            var (profile, id) = cells[i];
-            var options = new RunOptions(Watchdog: TimeSpan.FromMinutes(5), Backend: (p, host) => sessions.OpenDifferential(p, host, watchdog, answered));
+            var (profile, (id, container)) = cells[i];
+            var options = new RunOptions(Watchdog: TimeSpan.FromMinutes(5),
+                Backend: (p, host) => sessions.OpenDifferential(p, host, watchdog, answered),
+                Container: container == ContainerKind.Type1 ? ContainerChoice.Type1 : ContainerChoice.Iommufd,
+                Type1Backend: (p, host) => sessions.OpenDifferentialType1(p, host, watchdog));
             // Only backend divergences are triaged here: minimizing a target's own findings on a
             // TCG guest's kernel (seconds a run) would take the budget, and the simulator's
             // campaigns find those anyway.
@@ -74,7 +81,7 @@ static class DifferentialRun
             elapsed += stats.Elapsed;
             var found = campaign.Findings.Where(f => !f.Known).Select(f => f.Finding.Signature).ToArray();
             divergences.UnionWith(found);
-            Console.WriteLine($"LAB-FUZZ {profile.Name} {id} (seed {seed + (ulong)i}): {stats.Execs} programs in {stats.Elapsed.TotalSeconds:0.0} s ({stats.ExecsPerSecond:0.00}/s)" +
+            Console.WriteLine($"LAB-FUZZ {profile.Name} {id} {container.Name()} (seed {seed + (ulong)i}): {stats.Execs} programs in {stats.Elapsed.TotalSeconds:0.0} s ({stats.ExecsPerSecond:0.00}/s)" +
                               (found.Length > 0 ? $", new: {string.Join(", ", found)}" : ""));
         }
         Console.WriteLine($"LAB-FUZZ total: {programs} programs in {elapsed.TotalSeconds:0} s ({programs / Math.Max(elapsed.TotalSeconds, 1e-9):0.00}/s); " +

@@ -35,6 +35,9 @@ using VfioFuzz.Targets;
 //                                           the type1 suite on a real type1 container holding the
 //                                           mdev's group (no IOMMU domain), recorded, then the
 //                                           simulator compared with the recording
+// vfio-fuzz-lab type1-compat-conformance OUT.yaml
+//                                           the same suite on a type1 container served by iommufd's VFIO
+//                                           compatibility layer (no group; a whole-aperture mock domain)
 // Runs inside the lab guest (harness/lab/run); any machine with /dev/iommu works too.
 if (args.Length < 2) return Usage();
 var watchdog = TimeSpan.FromSeconds(10);
@@ -118,18 +121,12 @@ try
             // The mdev's IOMMU group: /sys/bus/mdev/devices/UUID/iommu_group -> .../N.
             string group = "/dev/vfio/" + Path.GetFileName(new DirectoryInfo(Path.Combine(args[2], "iommu_group")).ResolveLinkTarget(true)?.FullName
                 ?? throw new IommufdUnavailableException($"{args[2]}: no iommu_group link (is the mdev created?)"));
-            var probe = new VfioFuzz.Type1.VfioType1Container(group, new VfioFuzz.Machine.HostMemory(), watchdog);
-            var (pgsizes, unmapAll) = (probe.IovaPgsizes, probe.UnmapAllSupported);
-            probe.Dispose();
-            var cases = Type1Conformance.Record(host => new VfioFuzz.Type1.VfioType1Container(group, host, watchdog));
-            var recording = new Type1Recording(args[1], release, machine, $"type1v2 on {group} (an mbochs mdev: no IOMMU domain)", Domain: false,
-                pgsizes, unmapAll, now, cases);
-            Type1RecordingFile.Save(args[1], recording);
-            var differences = Type1Conformance.Compare(recording);
-            foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
-            Console.WriteLine(Type1Conformance.Summary(differences, $"kernel {release} ({cases.Sum(c => c.Calls.Length)} ioctls)"));
-            return differences.Count == 0 ? 0 : 1;
+            return RecordType1(args[1], $"type1v2 on {group} (an mbochs mdev: no IOMMU domain)", domain: false, VfioFuzz.Type1.Type1Kernel.VfioIommuType1,
+                host => new VfioFuzz.Type1.VfioType1Container(group, host, watchdog));
         }
+        case "type1-compat-conformance" when args.Length == 2:
+            return RecordType1(args[1], "type1v2 served by iommufd's VFIO compatibility layer (vfio_compat.c) on /dev/iommu, a mock domain with the whole aperture", domain: true,
+                VfioFuzz.Type1.Type1Kernel.IommufdCompat, host => VfioFuzz.Type1.VfioType1Container.OnIommufdCompat(new IommufdIoas(host, watchdog, MockDomain.WholeAperture), host, watchdog));
         case "realqemu-patched" when args.Length == 6:
             return RealQemuRun.Patched(args[1], args[2], args[3], args[4], args[5]);
         case "realqemu" when args.Length is 5 or 6:
@@ -146,8 +143,24 @@ catch (Exception e) when (e is IommufdUnavailableException or ArgumentException)
     return 2;
 }
 
+// The type1 conformance suite on containers from `open`, recorded to `output`, then the
+// simulator compared with the recording (DIFFERS lines).
+int RecordType1(string output, string container, bool domain, VfioFuzz.Type1.Type1Kernel servedBy, Func<VfioFuzz.Machine.HostMemory, VfioFuzz.Type1.VfioType1Container> open)
+{
+    var probe = open(new VfioFuzz.Machine.HostMemory());
+    var (pgsizes, unmapAll) = (probe.IovaPgsizes, probe.UnmapAllSupported);
+    probe.Dispose();
+    var cases = Type1Conformance.Record(host => open(host));
+    var recording = new Type1Recording(output, release, machine, container, Domain: domain, pgsizes, unmapAll, now, cases, servedBy);
+    Type1RecordingFile.Save(output, recording);
+    var differences = Type1Conformance.Compare(recording);
+    foreach (var d in differences) Console.WriteLine($"DIFFERS {d}");
+    Console.WriteLine(Type1Conformance.Summary(differences, $"kernel {release} ({cases.Sum(c => c.Calls.Length)} ioctls)"));
+    return differences.Count == 0 ? 0 : 1;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | fuzz SECONDS SEED OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL [EDU-PCI-ADDRESS]] | type1-conformance OUT.yaml MDEV-SYSFS | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
+    Console.Error.WriteLine("usage: vfio-fuzz-lab conformance OUT.yaml | record-corpus CORPUS-DIR OUT-DIR | fuzz SECONDS SEED OUT-DIR | bench-ioctl PAIRS | realqemu PROGRAMS OUT-DIR MDEV-SYSFS SHIM [EDU-PCI-ADDRESS] | realqemu-fuzz SECONDS SEED OUT-DIR MDEV-SYSFS SHIM [MODEL [EDU-PCI-ADDRESS]] | type1-conformance OUT.yaml MDEV-SYSFS | type1-compat-conformance OUT.yaml | realqemu-patched PROGRAMS OUT-DIR MDEV-SYSFS SHIM BINARY");
     return 2;
 }

@@ -43,6 +43,8 @@ public class IommufdUapiTests
         { typeof(IommuTestCmd), nameof(IommuTestCmd.MockDomainOutHwptId), 20 },
         // offsetof on 6.12.117's drivers/iommu/iommufd/iommufd_test.h, compiled with gcc here.
         { typeof(IommuTestCmd), nameof(IommuTestCmd.MockDomainDevFlags), 28 },
+        { typeof(IommuVfioIoas), nameof(IommuVfioIoas.IoasId), 4 },
+        { typeof(IommuVfioIoas), nameof(IommuVfioIoas.Op), 8 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapIova), 16 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapLength), 24 },
         { typeof(IommuTestCmd), nameof(IommuTestCmd.CheckMapUptr), 32 },
@@ -59,6 +61,7 @@ public class IommufdUapiTests
     {
         Assert.Equal(8, Unsafe.SizeOf<IommuDestroy>());
         Assert.Equal(12, Unsafe.SizeOf<IommuIoasAlloc>());
+        Assert.Equal(12, Unsafe.SizeOf<IommuVfioIoas>());
         Assert.Equal(16, Unsafe.SizeOf<IommuIovaRange>());
         Assert.Equal(32, Unsafe.SizeOf<IommuIoasIovaRanges>());
         Assert.Equal(40, Unsafe.SizeOf<IommuIoasMap>());

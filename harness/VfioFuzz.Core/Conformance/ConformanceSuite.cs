@@ -44,6 +44,9 @@ public static class ConformanceSuite
         ("map-misaligned-length", [new Map(Base, 4 * K + 0x400, "anon")]),
         ("map-length-zero", [new Map(Base, 0, "anon")]),
         ("map-without-read-or-write", [new Map(Base, 4 * K, "anon", 0, IoasMapFlags.FixedIova)]),
+        // The user address's offset in its page against the IOVA alignment (iopt_insert_area).
+        ("map-vaddr-off-alignment", [new Map(Base, 4 * K, "anon", 0x400)]),
+        ("map-vaddr-half-page", [new Map(Base, 4 * K, "anon", 0x800), new Unmap(Base, 4 * K)]),
         ("map-iova-overflows", [new Map(ulong.MaxValue - 4 * K + 1, 8 * K, "anon")]),
         ("map-length-u64-max", [new Map(0, ulong.MaxValue, "anon")]),
         ("map-below-aperture", [new Map(0x10_0000, 4 * K, "anon")]),

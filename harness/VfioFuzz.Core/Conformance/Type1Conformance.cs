@@ -15,7 +15,8 @@ public sealed record Type1Call(string Request, Errno Result, ulong? Unmapped = n
 
 /// <summary>The answers of one type1 container to every case, and how it was set up.</summary>
 public sealed record Type1Recording(string Path, string Kernel, string Machine, string Container, bool Domain, ulong Pgsizes,
-    bool UnmapAll, string Recorded, ImmutableArray<(string Case, ImmutableArray<Type1Call> Calls)> Cases);
+    bool UnmapAll, string Recorded, ImmutableArray<(string Case, ImmutableArray<Type1Call> Calls)> Cases,
+    Type1Kernel ServedBy = Type1Kernel.VfioIommuType1);
 
 /// <summary>
 /// The type1 conformance suite: the rules <see cref="SimType1"/> claims (map: no permission,
@@ -107,14 +108,17 @@ public static class Type1Conformance
     }
 
     /// <summary>Runs the simulator through every case, set up as the recording's container
-    /// was (its page sizes; with or without a domain), and lists each answer that differs.</summary>
+    /// was (its page sizes; with or without a domain; vfio_iommu_type1 or iommufd's compat
+    /// layer behind it), and lists each answer that differs.</summary>
     public static IReadOnlyList<ConformanceDifference> Compare(Type1Recording recording)
     {
         var differences = new List<ConformanceDifference>();
         // Only the smallest page matters to type1's checks; without a domain there are no IOVA
         // ranges. With a domain the real ranges are not recorded here: the whole space stands in.
         var geometry = new IoasGeometry(recording.Pgsizes & (~recording.Pgsizes + 1), [(0, ulong.MaxValue)]);
-        var ours = Record(host => new SimType1(geometry, host, recording.Domain));
+        var ours = Record(host => recording.ServedBy == Type1Kernel.IommufdCompat
+            ? new SimIommufdCompat(geometry, host)
+            : new SimType1(geometry, host, recording.Domain));
         foreach (var (name, sim) in ours)
         {
             var real = recording.Cases.FirstOrDefault(c => c.Case == name).Calls;

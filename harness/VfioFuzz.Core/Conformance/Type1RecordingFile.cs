@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using VfioFuzz.Iommufd;
 using VfioFuzz.Reports;
+using VfioFuzz.Type1;
 using VfioFuzz.Yaml;
 using YamlDotNet.RepresentationModel;
 
@@ -13,7 +14,7 @@ public static class Type1RecordingFile
 {
     public const string Schema = "vfio-fuzz/type1-conformance/1";
 
-    static readonly string[] Fields = ["schema", "kernel", "machine", "container", "domain", "pgsizes", "unmap-all", "recorded", "cases"];
+    static readonly string[] Fields = ["schema", "kernel", "machine", "container", "served-by", "domain", "pgsizes", "unmap-all", "recorded", "cases"];
 
     public static Type1Recording Load(string path)
     {
@@ -43,9 +44,13 @@ public static class Type1RecordingFile
             }
             cases.Add((f.String(c, "case", "a case"), calls.ToImmutable()));
         }
+        // served-by came later: a recording without it is of vfio_iommu_type1.
+        var servedBy = Type1Kernel.VfioIommuType1;
+        if (f.Optional(root, "served-by") is { } servedNode && !Type1Kernels.TryParse(f.Scalar(servedNode, "served-by"), out servedBy))
+            throw f.Error(servedNode, "served-by must be vfio_iommu_type1 or iommufd-compat");
         return new Type1Recording(path, f.String(root, "kernel", "a recording"), f.String(root, "machine", "a recording"),
             f.String(root, "container", "a recording"), f.Bool(root, "domain", "a recording"), f.UInt64(root, "pgsizes", "a recording"),
-            f.Bool(root, "unmap-all", "a recording"), f.String(root, "recorded", "a recording"), cases.ToImmutable());
+            f.Bool(root, "unmap-all", "a recording"), f.String(root, "recorded", "a recording"), cases.ToImmutable(), servedBy);
     }
 
     public static void Save(string path, Type1Recording r)
@@ -69,6 +74,7 @@ public static class Type1RecordingFile
             { "kernel", r.Kernel },
             { "machine", r.Machine },
             { "container", r.Container },
+            { "served-by", r.ServedBy.Name() },
             { "domain", r.Domain ? "true" : "false" },
             { "pgsizes", YamlFields.Hex(r.Pgsizes) },
             { "unmap-all", r.UnmapAll ? "true" : "false" },

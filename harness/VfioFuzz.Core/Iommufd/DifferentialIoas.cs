@@ -26,14 +26,14 @@ public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorA
         var k = kernel.Map(iova, length, userVa, flags);
         var s = sim.Map(iova, length, userVa, flags);
         string call = $"IOMMU_IOAS_MAP iova 0x{iova:x} length 0x{length:x}";
-        Compare("map", call, k, s);
+        Lockstep.Answers("map", call, k, s);
         if (k == Errno.Ok)
         {
             _userVa[iova] = userVa;
             CheckDomain(call, iova, userVa, mapped: true);
             CheckDomain(call, iova + length - kernel.IovaAlignment, userVa + length - kernel.IovaAlignment, mapped: true);
         }
-        CompareAreas("map", call);
+        Lockstep.Areas("map", call, kernel, sim);
         return k;
     }
 
@@ -49,11 +49,11 @@ public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorA
             if (s == Errno.Ok && kernel.MapFileByAddress(iova, length, fd, start, flags) is var byAddress && byAddress != Errno.Ok)
                 throw new BackendDivergenceException("map-file-by-address", call,
                     $"the simulator mapped it; the kernel refused the same file range mapped by address with {byAddress}");
-            CompareAreas("map-file", call);
+            Lockstep.Areas("map-file", call, kernel, sim);
             return s;
         }
-        Compare("map-file", call, k, s);
-        CompareAreas("map-file", call);
+        Lockstep.Answers("map-file", call, k, s);
+        Lockstep.Areas("map-file", call, kernel, sim);
         return k;
     }
 
@@ -65,37 +65,15 @@ public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorA
         var k = kernel.Unmap(iova, ref kernelLength);
         var s = sim.Unmap(iova, ref simLength);
         string call = $"IOMMU_IOAS_UNMAP iova 0x{iova:x} length 0x{length:x}";
-        Compare("unmap", call, k, s);
-        if (k == Errno.Ok && kernelLength != simLength)
-            throw new BackendDivergenceException("unmap:length", call, $"the kernel unmapped 0x{kernelLength:x} bytes, the simulator 0x{simLength:x}");
+        Lockstep.Answers("unmap", call, k, s);
+        if (k == Errno.Ok) Lockstep.Lengths("unmap", call, kernelLength, simLength);
         if (k == Errno.Ok)
             foreach (var area in before)
                 if (_userVa.Remove(area.Iova, out ulong va))
                     CheckDomain(call, area.Iova, va, mapped: false);
-        CompareAreas("unmap", call);
+        Lockstep.Areas("unmap", call, kernel, sim);
         if (k == Errno.Ok) length = kernelLength;
         return k;
-    }
-
-    static void Compare(string what, string call, Errno kernelAnswer, Errno simAnswer)
-    {
-        if (kernelAnswer != simAnswer)
-            throw new BackendDivergenceException($"{what}:{Name(kernelAnswer)}-vs-{Name(simAnswer)}", call,
-                $"the kernel answered {Name(kernelAnswer)}, the simulator {Name(simAnswer)}");
-    }
-
-    static string Name(Errno e) => e == Errno.Ok ? "OK" : e.ToString();
-
-    /// <summary>The kernel's areas (the shadow of its answers) against the simulator's, whole.</summary>
-    void CompareAreas(string what, string call)
-    {
-        var all = (UInt128)ulong.MaxValue + 1;
-        var k = kernel.AreasIn(0, all);
-        var s = sim.AreasIn(0, all);
-        if (k.SequenceEqual(s)) return;
-        var first = k.Except(s).Concat(s.Except(k)).First();
-        throw new BackendDivergenceException($"{what}:areas", call,
-            $"after the call the kernel holds {k.Count} area(s), the simulator {s.Count}; the first difference is 0x{first.Iova:x}+0x{first.Length:x}");
     }
 
     void CheckDomain(string call, ulong iova, ulong userVa, bool mapped)

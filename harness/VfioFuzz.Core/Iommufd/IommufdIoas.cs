@@ -87,6 +87,17 @@ public sealed unsafe class IommufdIoas : IKernelIoas
         }
     }
 
+    /// <summary>Makes this IOAS the one iommufd's VFIO compatibility layer (vfio_compat.c, what
+    /// CONFIG_IOMMUFD_VFIO_CONTAINER serves as /dev/vfio/vfio) uses for the type1 ioctls on this
+    /// fd (IOMMU_VFIO_IOAS_SET), as the kernel's selftest does, and returns the fd: a type1
+    /// container whose kernel side is iommufd, with no VFIO group needed.</summary>
+    internal int ServeVfioCompat()
+    {
+        var cmd = new IommuVfioIoas { Size = (uint)sizeof(IommuVfioIoas), IoasId = _ioasId, Op = IommuVfioIoas.OpSet };
+        Check("IOMMU_VFIO_IOAS (IOMMU_VFIO_IOAS_SET)", Ioctl("IOMMU_VFIO_IOAS", IommufdIoctl.VfioIoas, &cmd));
+        return _fd;
+    }
+
     /// <summary>What IOMMU_IOAS_IOVA_RANGES answered.</summary>
     public IoasGeometry Geometry { get; }
 

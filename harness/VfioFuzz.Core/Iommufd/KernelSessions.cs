@@ -1,4 +1,5 @@
 using VfioFuzz.Machine;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.Iommufd;
 
@@ -42,6 +43,20 @@ public sealed class KernelSessions
 
     public IommufdIoas Open(Profile profile, HostMemory host, TimeSpan watchdog) =>
         new(host, watchdog, Domain, Domain == MockDomain.None ? null : profile.ReservedIovas);
+
+    /// <summary>A type1 container as a kernel with CONFIG_IOMMUFD_VFIO_CONTAINER serves it:
+    /// iommufd's VFIO compatibility layer over this kind of IOAS.</summary>
+    public VfioType1Container OpenType1Compat(Profile profile, HostMemory host, TimeSpan watchdog) =>
+        VfioType1Container.OnIommufdCompat(Open(profile, host, watchdog), host, watchdog);
+
+    /// <summary>The differential type1 backend: that container and the compat layer's simulator
+    /// (with the IOAS's own geometry: its alignment is what iommufd checks) in lockstep.</summary>
+    public IType1Iommu OpenDifferentialType1(Profile profile, HostMemory host, TimeSpan watchdog)
+    {
+        var ioas = Open(profile, host, watchdog);
+        var geometry = ioas.Geometry;
+        return new DifferentialType1(VfioType1Container.OnIommufdCompat(ioas, host, watchdog), new SimIommufdCompat(geometry, host));
+    }
 
     /// <summary>The differential backend: the kernel's IOAS and a simulator with the kernel's
     /// own geometry (its alignment is the host page, whatever the profile's IOMMU page), in

@@ -13,35 +13,61 @@ namespace VfioFuzz.Type1;
 /// On Dispose it unmaps everything and closes both fds. The kernel has no "list mappings"
 /// call: the entries are a shadow kept from its own answers (v2 removes all or nothing).
 /// The group decides whether there is an IOMMU domain: an mdev's group has none (the kernel
-/// pins nothing), a device behind an IOMMU has one.
+/// pins nothing), a device behind an IOMMU has one. <see cref="OnIommufdCompat"/> is the same
+/// uAPI served by iommufd instead of vfio_iommu_type1.
 /// </summary>
 public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
 {
     public const string ContainerDevice = "/dev/vfio/vfio";
 
     readonly int _container, _group;
+    readonly IommufdIoas? _compat;
     readonly IoctlWatchdog _watchdog;
     readonly RealHostMemory _memory;
     readonly IoasAreaSet _shadow = new();
     bool _disposed;
 
     /// <param name="groupPath">/dev/vfio/N of a viable group no other process holds.</param>
-    public VfioType1Container(string groupPath, HostMemory host, TimeSpan watchdog)
+    public VfioType1Container(string groupPath, HostMemory host, TimeSpan watchdog) : this(groupPath, null, host, watchdog) { }
+
+    /// <summary>A type1 container served by iommufd's VFIO compatibility layer on
+    /// <paramref name="ioas"/>'s own fd (vfio_compat.c: what a kernel with
+    /// CONFIG_IOMMUFD_VFIO_CONTAINER serves as /dev/vfio/vfio), with no VFIO group: the IOAS
+    /// (and the mock domain attached to it) is the container's. The lab kernel has the legacy
+    /// container (CONFIG_VFIO_CONTAINER, for real QEMU on the mdev), and the two options
+    /// exclude each other, so the compat layer is reached through /dev/iommu, as the kernel's
+    /// selftest reaches it. The container owns <paramref name="ioas"/> from here.</summary>
+    public static VfioType1Container OnIommufdCompat(IommufdIoas ioas, HostMemory host, TimeSpan watchdog) => new(null, ioas, host, watchdog);
+
+    VfioType1Container(string? groupPath, IommufdIoas? compat, HostMemory host, TimeSpan watchdog)
     {
         _watchdog = new IoctlWatchdog(watchdog);
-        _container = Open(ContainerDevice);
+        _compat = compat;
+        try { _container = compat?.ServeVfioCompat() ?? Open(ContainerDevice); }
+        catch
+        {
+            _watchdog.Dispose();
+            compat?.Dispose();
+            throw;
+        }
         _group = -1;
         try
         {
-            _group = Open(groupPath);
+            if (groupPath is not null)
+            {
+                _group = Open(groupPath);
+                var status = new VfioGroupStatus { Argsz = (uint)sizeof(VfioGroupStatus) };
+                Check("VFIO_GROUP_GET_STATUS", Ioctl("VFIO_GROUP_GET_STATUS", _group, VfioIoctl.GroupGetStatus, &status));
+                if ((status.Flags & VfioIoctl.GroupFlagsViable) == 0)
+                    throw new IommufdUnavailableException($"{groupPath}: the group is not viable (bind every device in it to a VFIO driver)");
+            }
             int version = Ioctl("VFIO_GET_API_VERSION", _container, VfioIoctl.GetApiVersion, 0);
             if (version != VfioIoctl.ApiVersion) throw new IommufdUnavailableException($"{ContainerDevice}: VFIO API version {version}, expected {VfioIoctl.ApiVersion}");
-            var status = new VfioGroupStatus { Argsz = (uint)sizeof(VfioGroupStatus) };
-            Check("VFIO_GROUP_GET_STATUS", Ioctl("VFIO_GROUP_GET_STATUS", _group, VfioIoctl.GroupGetStatus, &status));
-            if ((status.Flags & VfioIoctl.GroupFlagsViable) == 0)
-                throw new IommufdUnavailableException($"{groupPath}: the group is not viable (bind every device in it to a VFIO driver)");
-            int container = _container;
-            Check("VFIO_GROUP_SET_CONTAINER", Ioctl("VFIO_GROUP_SET_CONTAINER", _group, VfioIoctl.GroupSetContainer, &container));
+            if (_group >= 0)
+            {
+                int container = _container;
+                Check("VFIO_GROUP_SET_CONTAINER", Ioctl("VFIO_GROUP_SET_CONTAINER", _group, VfioIoctl.GroupSetContainer, &container));
+            }
             if (Ioctl("VFIO_CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU)", _container, VfioIoctl.CheckExtension, VfioIoctl.Type1v2Iommu) <= 0)
                 throw new IommufdUnavailableException($"{ContainerDevice}: no type1v2 IOMMU (CONFIG_VFIO_IOMMU_TYPE1)");
             Check("VFIO_SET_IOMMU", Ioctl("VFIO_SET_IOMMU", _container, VfioIoctl.SetIommu, VfioIoctl.Type1v2Iommu));
@@ -55,7 +81,8 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
         catch
         {
             if (_group >= 0) LibC.close(_group);
-            LibC.close(_container);
+            if (compat is null) LibC.close(_container);
+            else compat.Dispose();
             _watchdog.Dispose();
             throw;
         }
@@ -81,11 +108,11 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
         // The kernel writes back what it unmapped (0 on failure); v2 removed every entry inside
         // the range or, on failure, none.
         size = result == Errno.Ok ? cmd.Size : 0;
-        if (result == Errno.Ok)
-        {
-            if ((flags & Type1UnmapFlags.All) != 0) _shadow.Clear();
-            else _shadow.Unmap(iova, (UInt128)iova + asked);
-        }
+        if ((flags & Type1UnmapFlags.All) != 0) { if (result == Errno.Ok) _shadow.Clear(); }
+        // iommufd's compat layer unmaps as IOMMU_IOAS_UNMAP does: area by area, stopping with
+        // ENOENT at one that sticks out, the ones before it already gone.
+        else if (_compat is not null) _shadow.Follow(iova, asked, result);
+        else if (result == Errno.Ok) _shadow.Unmap(iova, (UInt128)iova + asked);
         return result;
     }
 
@@ -139,7 +166,8 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
         catch (IoctlTimeoutException) { }   // a stuck fd: closing it is all that is left
         _watchdog.Dispose();
         _memory.Dispose();
-        LibC.close(_group);
-        LibC.close(_container);
+        if (_group >= 0) LibC.close(_group);
+        if (_compat is null) LibC.close(_container);
+        else _compat.Dispose();   // unmaps the IOAS, destroys it, closes the fd
     }
 }

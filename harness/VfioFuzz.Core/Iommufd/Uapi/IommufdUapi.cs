@@ -35,6 +35,20 @@ public struct IommuDestroy
     public uint Id;
 }
 
+/// <summary>struct iommu_vfio_ioas (IOMMU_VFIO_IOAS): which IOAS the VFIO compatibility
+/// ioctls on this fd use (offsetof on 6.12.117's header, compiled with gcc here: 12 bytes,
+/// ioas_id at 4, op at 8).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct IommuVfioIoas
+{
+    public const ushort OpSet = 1;
+
+    public uint Size;
+    public uint IoasId;
+    public ushort Op;
+    public ushort Reserved;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public struct IommuIoasAlloc
 {
