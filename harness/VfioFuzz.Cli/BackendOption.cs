@@ -1,6 +1,9 @@
 using System.CommandLine;
 using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
 using VfioFuzz.Machine;
+using VfioFuzz.Running;
+using VfioFuzz.Type1;
 
 namespace VfioFuzz.Cli;
 
@@ -9,7 +12,7 @@ static class BackendOption
 {
     public static Option<string> Create(string extra = "") => new("--backend")
     {
-        Description = $"sim (the simulated IOAS, default) or iommufd (the real /dev/iommu through ioctls, with a domain attached where the kernel can: the lab's){extra}",
+        Description = $"sim (the simulated IOAS, default) or iommufd (the real /dev/iommu through ioctls, with a domain attached where the kernel can: the lab's; a type1 container is served by iommufd's VFIO compatibility layer){extra}",
         DefaultValueFactory = _ => "sim",
     };
 
@@ -32,19 +35,23 @@ static class BackendOption
                 error = "--differential compares the real kernel with the simulator: give --backend iommufd";
                 return false;
             case "sim":
-                choice = new BackendChoice(null, () => "sim");
+                choice = new BackendChoice(null, null, () => "sim");
                 return true;
             case "iommufd":
                 KernelSessions sessions;
                 try { sessions = KernelSessions.Probe(Watchdog, requireDomain: differential); }
                 catch (IommufdUnavailableException e) { error = e.Message; return false; }
+                // A type1 container (--container type1|both) is served by iommufd's VFIO
+                // compatibility layer over the same kind of IOAS: no VFIO group is needed.
                 if (!differential)
                 {
-                    choice = new BackendChoice((profile, host) => sessions.Open(profile, host, Watchdog), () => $"iommufd ({sessions.Describe})");
+                    choice = new BackendChoice((profile, host) => sessions.Open(profile, host, Watchdog),
+                        (profile, host) => sessions.OpenType1Compat(profile, host, Watchdog), () => $"iommufd ({sessions.Describe})");
                     return true;
                 }
                 var answered = new SimulatorAnswers();
                 choice = new BackendChoice((profile, host) => sessions.OpenDifferential(profile, host, Watchdog, answered),
+                    (profile, host) => sessions.OpenDifferentialType1(profile, host, Watchdog),
                     () => $"iommufd --differential ({sessions.Describe}; answered by the simulator alone: {answered})");
                 return true;
             default:
@@ -57,6 +64,11 @@ static class BackendOption
     public static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(5);
 }
 
-/// <summary>A chosen backend: the factory (null: the simulator) and what reports say of it,
-/// asked when they are written (a differential run counts what the simulator answered alone).</summary>
-sealed record BackendChoice(Func<Profile, HostMemory, IIoas>? Factory, Func<string> Describe);
+/// <summary>A chosen backend: the factories of the IOAS and of the type1 container (null: the
+/// simulators) and what reports say of it, asked when they are written (a differential run
+/// counts what the simulator answered alone).</summary>
+sealed record BackendChoice(Func<Profile, HostMemory, IIoas>? Factory, Func<Profile, HostMemory, IType1Iommu>? Type1Factory, Func<string> Describe)
+{
+    public RunOptions Options(bool trace = false, ContainerChoice container = ContainerChoice.Iommufd) =>
+        new(Trace: trace, Backend: Factory, Container: container, Type1Backend: Type1Factory);
+}

@@ -140,7 +140,7 @@ static class FuzzCommand
                 }
                 else
                 {
-                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, new RunOptions(Backend: backend.Factory, Container: container), Recorded);
+                    var campaign = new InProcessCampaign(profile, id, () => Cli.Catalog.Create(id), store, backend.Options(container: container), Recorded);
                     try
                     {
                         var stats = campaign.Run(seed, slice, s => progress.Update(s.Line()), cancel.Token);
@@ -231,7 +231,7 @@ static class FuzzCommand
         ContainerChoice container)
     {
         var entries = findings.Select(f => CorpusFile.Load(f.ReproducerPath)).DistinctBy(e => e.Path);
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], new RunOptions(Trace: true, Backend: backend.Factory));
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, [targetId], backend.Options(trace: true));
         return ReportWriter.Write(reportsDir, runId, "fuzz", Cli.Catalog.Info(targetId), backend.Describe(), seed, cells, complete, container.Name());
     }
 }

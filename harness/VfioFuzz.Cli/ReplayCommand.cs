@@ -60,7 +60,7 @@ static class ReplayCommand
         // A target an entry does not list is held to its base: the tree before the pick that
         // introduced it (patches-under-test/*/series.yaml), or upstream.
         var bases = onlyListed ? null : TargetBases.Load("patches-under-test");
-        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, new RunOptions(Trace: true, Backend: chosen!.Factory), bases, container);
+        var cells = CorpusReplay.Run(entries, Cli.Catalog, targetIds, chosen!.Options(trace: true), bases, container);
         PrintMatrix(entries, targetIds, cells);
 
         string runId = RunIds.Claim(reportsDir, RunIds.Stamp("replay"));

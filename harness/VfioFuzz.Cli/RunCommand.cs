@@ -35,7 +35,7 @@ static class RunCommand
             if (backend.StartsWith("replay:", StringComparison.Ordinal))
                 result = CassetteReplay.Run(CassetteFile.Load(backend["replay:".Length..]), entry, Cli.Catalog, targetId, trace: true);
             else if (BackendOption.TryCreate(backend, differential, out var chosen, out var error))
-                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), new RunOptions(Trace: true, Backend: chosen!.Factory, Container: container ?? entry.Container)).Run(entry.Program);
+                result = new ProgramRunner(entry.Profile, () => Cli.Catalog.Create(targetId), chosen!.Options(trace: true, container ?? entry.Container)).Run(entry.Program);
             else return Cli.Fail(error!);
         }
         catch (ArgumentException e) { return Cli.Fail(e.Message); }   // input errors of the files: ExitContract
