@@ -13,12 +13,16 @@ namespace VfioFuzz.Iommufd;
 /// </summary>
 public sealed class KernelSessions
 {
-    KernelSessions(MockDomain domain, string describe) => (Domain, Describe) = (domain, describe);
+    readonly string _release;
+
+    KernelSessions(MockDomain domain, string release) => (Domain, _release) = (domain, release);
 
     public MockDomain Domain { get; }
 
     /// <summary>What the report and the plan line say about the kernel side.</summary>
-    public string Describe { get; }
+    public string Describe => Domain == MockDomain.WholeAperture
+        ? $"kernel {_release}, a mock domain with the whole 64-bit aperture attached first"
+        : $"kernel {_release}, no domain attached (pinning is lazy, a VM_PFNMAP BAR maps)";
 
     /// <summary>Opens /dev/iommu once to find what this kernel can attach; a missing device or
     /// EPERM is an <see cref="IommufdUnavailableException"/> here, before anything runs.</summary>
@@ -28,18 +32,18 @@ public sealed class KernelSessions
         try
         {
             new IommufdIoas(new HostMemory(), watchdog, MockDomain.WholeAperture).Dispose();
-            return new(MockDomain.WholeAperture, $"kernel {release}, a mock domain with the whole 64-bit aperture attached first");
+            return new(MockDomain.WholeAperture, release);
         }
         catch (MockDomainUnavailableException) when (!requireDomain)
         {
             new IommufdIoas(new HostMemory(), watchdog).Dispose();
-            return new(MockDomain.None, $"kernel {release}, no domain attached (no mock domain here: pinning is lazy, a VM_PFNMAP BAR maps)");
+            return new(MockDomain.None, release);
         }
     }
 
     /// <summary>The same kernel with no domain attached (lazy pinning): what a differential
     /// run's self-check compares, where it must see the kernel differ from the simulator.</summary>
-    public KernelSessions WithoutDomain() => new(MockDomain.None, Describe.Split(',')[0] + ", no domain attached");
+    public KernelSessions WithoutDomain() => new(MockDomain.None, _release);
 
     public IommufdIoas Open(Profile profile, HostMemory host, TimeSpan watchdog) =>
         new(host, watchdog, Domain, Domain == MockDomain.None ? null : profile.ReservedIovas);
