@@ -10,12 +10,14 @@ namespace VfioFuzz.Lab;
 
 /// <summary>
 /// `vfio-fuzz-lab fuzz SECONDS SEED OUTDIR`: the differential campaign the mission's "runs
-/// against real iommufd" asks for, in the lab guest: seeded random programs on every iommufd
-/// target and every profile that runs a VM through iommufd (the nested-QEMU machines are type1
-/// and judged by realqemu instead), each call on the lab kernel's domain-attached IOAS and on
-/// the simulator in lockstep (<see cref="DifferentialIoas"/>). Findings are minimized and saved
-/// as a campaign saves them, under OUTDIR/findings (backend divergences only: the targets'
-/// own findings are the simulator campaigns' business); any of them fails the run. LAB-FUZZ lines give each cell's programs and programs/s in the guest.
+/// against real iommufd" asks for, in the lab guest: seeded random programs on every profile
+/// that runs a VM through iommufd (the nested-QEMU machines are judged by realqemu instead),
+/// every target and each container it drives, each call on the lab kernel's domain-attached
+/// IOAS (or a type1 container iommufd's compat layer serves over one) and on the simulator in
+/// lockstep (<see cref="DifferentialIoas"/>, <see cref="VfioFuzz.Type1.DifferentialType1"/>).
+/// Findings are minimized and saved as a campaign saves them, under OUTDIR/findings (backend
+/// divergences only: the targets' own findings are the simulator campaigns' business); any of
+/// them fails the run. LAB-FUZZ lines give each cell's programs and programs/s in the guest.
 /// </summary>
 static class DifferentialRun
 {

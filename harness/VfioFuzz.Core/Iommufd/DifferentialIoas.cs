@@ -10,7 +10,7 @@ namespace VfioFuzz.Iommufd;
 /// asked for; after an unmap, that each removed area's first page is gone.
 /// A kernel without IOMMU_IOAS_MAP_FILE (before 6.14) cannot answer a MAP_FILE a dmabuf World
 /// makes: the simulator answers it, the kernel maps the same file range by address so the two
-/// stay in lockstep, and <see cref="SimulatorAnswered"/> counts it for the report.
+/// stay in lockstep, and <see cref="SimulatorAnswers"/> counts it for the report.
 /// </summary>
 public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorAnswers answered) : IIoas, IDisposable
 {
@@ -18,8 +18,6 @@ public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorA
     readonly Dictionary<ulong, ulong> _userVa = [];
 
     public ulong IovaAlignment => kernel.IovaAlignment;
-
-    public SimulatorAnswers SimulatorAnswered => answered;
 
     public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
     {
@@ -66,13 +64,15 @@ public sealed class DifferentialIoas(IKernelIoas kernel, SimIoas sim, SimulatorA
         var s = sim.Unmap(iova, ref simLength);
         string call = $"IOMMU_IOAS_UNMAP iova 0x{iova:x} length 0x{length:x}";
         Lockstep.Answers("unmap", call, k, s);
-        if (k == Errno.Ok) Lockstep.Lengths("unmap", call, kernelLength, simLength);
         if (k == Errno.Ok)
+        {
+            Lockstep.Lengths("unmap", call, kernelLength, simLength);
             foreach (var area in before)
                 if (_userVa.Remove(area.Iova, out ulong va))
                     CheckDomain(call, area.Iova, va, mapped: false);
+            length = kernelLength;
+        }
         Lockstep.Areas("unmap", call, kernel, sim);
-        if (k == Errno.Ok) length = kernelLength;
         return k;
     }
 
