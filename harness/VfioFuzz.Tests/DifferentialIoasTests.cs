@@ -77,8 +77,20 @@ public sealed class DifferentialIoasTests
     public void A_domain_that_does_not_hold_what_the_kernel_said_it_mapped_is_a_divergence()
     {
         var result = Run(Profile.VrCxlType2, "qemu-11.0", FuzzProgram.Empty,
-            Differential(new SimulatorAnswers(), (p, host) => new StandInKernel(new SimIoas(p, host), domainDropsMaps: true)));
+            Differential(new SimulatorAnswers(), (p, host) => new StandInKernel(new SimIoas(p, host), domainSays: false)));
         Assert.Equal(["backend-divergence:domain:not-mapped"], result.Signatures);
+    }
+
+    [Fact]
+    public void A_domain_that_still_maps_what_the_kernel_said_it_unmapped_is_a_divergence()
+    {
+        // Every map checks out (the domain says yes to everything); the first unmap, a DIMM's
+        // at step 2, does not.
+        var result = Run(Profile.VrCxlType2, "qemu-11.0", new FuzzProgram([new MapRegion("dimm0", 0x2_0000_0000UL), new UnmapRegion("dimm0")]),
+            Differential(new SimulatorAnswers(), (p, host) => new StandInKernel(new SimIoas(p, host), domainSays: true)));
+        var finding = Assert.Single(result.Findings);
+        Assert.Equal("backend-divergence:domain:still-mapped", finding.Signature);
+        Assert.Equal(2, finding.Step);
     }
 
     [Fact]
