@@ -98,6 +98,9 @@ public sealed unsafe class IommufdIoas : IKernelIoas
         return _fd;
     }
 
+    /// <summary>The real memory behind the layout (a compat type1 container maps from it too).</summary>
+    internal RealHostMemory Memory => _memory;
+
     /// <summary>What IOMMU_IOAS_IOVA_RANGES answered.</summary>
     public IoasGeometry Geometry { get; }
 

@@ -34,6 +34,20 @@ public sealed unsafe class RealHostMemory : IDisposable
     // The same for memfds (guest RAM from memory-backend-memfd, dmabuf stand-ins).
     static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<(int Fd, ulong Va)>> SpareFiles = new();
 
+    // What the pools may hold, resident once pinned: a third of the memory this process may
+    // use; past it a mapping is released. (The lab's differential campaign, pooling without a
+    // bound, was killed by the guest's OOM killer at 12 GiB after 24 cells.)
+    static readonly long PoolLimit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 3;
+    static long _pooled;
+
+    /// <summary>Takes <paramref name="size"/> bytes into the pools if they fit under the limit.</summary>
+    static bool Keep(ulong size)
+    {
+        if (Interlocked.Add(ref _pooled, (long)size) <= PoolLimit) return true;
+        Interlocked.Add(ref _pooled, -(long)size);
+        return false;
+    }
+
     public bool PfnMapFallback { get; private set; }
 
     public RealHostMemory(HostMemory host)
@@ -63,7 +77,11 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     (ulong Va, bool Anonymous) Map(ulong size, bool pfnMap)
     {
-        if (!pfnMap && SparePool.TryGetValue(size, out var spare) && spare.TryTake(out ulong reused)) return (reused, true);
+        if (!pfnMap && SparePool.TryGetValue(size, out var spare) && spare.TryTake(out ulong reused))
+        {
+            Interlocked.Add(ref _pooled, -(long)size);
+            return (reused, true);
+        }
         void* p = LibC.MAP_FAILED;
         if (pfnMap)
         {
@@ -85,7 +103,11 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     static (int Fd, ulong Va, ulong Size) MemFd(ulong size)
     {
-        if (SpareFiles.TryGetValue(size, out var spare) && spare.TryTake(out var reused)) return (reused.Fd, reused.Va, size);
+        if (SpareFiles.TryGetValue(size, out var spare) && spare.TryTake(out var reused))
+        {
+            Interlocked.Add(ref _pooled, -(long)size);
+            return (reused.Fd, reused.Va, size);
+        }
         var name = "vfio-fuzz-file\0"u8;
         int fd;
         fixed (byte* n = name) fd = LibC.memfd_create(n, 0);
@@ -104,9 +126,15 @@ public sealed unsafe class RealHostMemory : IDisposable
     public void Dispose()
     {
         foreach (var (s, e, real, anonymous) in _maps)
-            if (anonymous) SparePool.GetOrAdd(e - s, _ => []).Add(real);
+            if (anonymous && Keep(e - s)) SparePool.GetOrAdd(e - s, _ => []).Add(real);
             else LibC.munmap((void*)real, (size_t)(e - s));
-        foreach (var (fd, va, size) in _files.Values) SpareFiles.GetOrAdd(size, _ => []).Add((fd, va));
+        foreach (var (fd, va, size) in _files.Values)
+            if (Keep(size)) SpareFiles.GetOrAdd(size, _ => []).Add((fd, va));
+            else
+            {
+                LibC.munmap((void*)va, (size_t)size);
+                LibC.close(fd);
+            }
         _maps.Clear();
         _files.Clear();
     }

@@ -76,7 +76,9 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
             // QEMU takes the host page when the kernel gives no page sizes.
             IovaPgsizes = (info.Flags & VfioIoctl.InfoPgsizes) != 0 ? info.IovaPgsizes : (ulong)Environment.SystemPageSize;
             UnmapAllSupported = Ioctl("VFIO_CHECK_EXTENSION(VFIO_UNMAP_ALL)", _container, VfioIoctl.CheckExtension, VfioIoctl.UnmapAllExtension) > 0;
-            _memory = new RealHostMemory(host);
+            // On the compat layer the IOAS already holds real memory for this layout: one copy
+            // (two held twice the pinned RAM, and the lab guest ran out of memory).
+            _memory = compat?.Memory ?? new RealHostMemory(host);
         }
         catch
         {
@@ -165,7 +167,7 @@ public sealed unsafe class VfioType1Container : IType1Iommu, IDisposable
         }
         catch (IoctlTimeoutException) { }   // a stuck fd: closing it is all that is left
         _watchdog.Dispose();
-        _memory.Dispose();
+        if (_compat is null) _memory.Dispose();   // else the IOAS's, disposed with it below
         if (_group >= 0) LibC.close(_group);
         if (_compat is null) LibC.close(_container);
         else _compat.Dispose();   // unmaps the IOAS, destroys it, closes the fd
