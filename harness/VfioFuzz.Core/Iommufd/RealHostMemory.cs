@@ -28,24 +28,41 @@ public sealed unsafe class RealHostMemory : IDisposable
     // Anonymous mappings outlive the run that made them, by size: a domain-attached IOAS pins
     // all of a VM's RAM at map time, and in the lab's TCG guest faulting 2 GiB in takes
     // seconds; a mapping whose pages are already there is pinned in a fraction of it. What
-    // the pages hold does not matter (nothing reads guest RAM here).
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<ulong>> SparePool = new();
+    // the pages hold does not matter (nothing reads guest RAM here). The same for memfds
+    // (guest RAM from memory-backend-memfd, dmabuf stand-ins).
+    static readonly SparePool<ulong> SpareMaps = new();
+    static readonly SparePool<(int Fd, ulong Va)> SpareFiles = new();
 
-    // The same for memfds (guest RAM from memory-backend-memfd, dmabuf stand-ins).
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<(int Fd, ulong Va)>> SpareFiles = new();
-
-    // What the pools may hold, resident once pinned: a third of the memory this process may
-    // use; past it a mapping is released. (The lab's differential campaign, pooling without a
-    // bound, was killed by the guest's OOM killer at 12 GiB after 24 cells.)
+    // What the pools may hold together, resident once pinned: a third of the memory this
+    // process may use; past it a mapping is released. (The lab's differential campaign, pooling
+    // without a bound, was killed by the guest's OOM killer at 12 GiB after 24 cells.)
     static readonly long PoolLimit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 3;
     static long _pooled;
 
-    /// <summary>Takes <paramref name="size"/> bytes into the pools if they fit under the limit.</summary>
-    static bool Keep(ulong size)
+    /// <summary>Spare mappings by size, their bytes counted against <see cref="PoolLimit"/>.</summary>
+    sealed class SparePool<T>
     {
-        if (Interlocked.Add(ref _pooled, (long)size) <= PoolLimit) return true;
-        Interlocked.Add(ref _pooled, -(long)size);
-        return false;
+        readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, System.Collections.Concurrent.ConcurrentBag<T>> _bySize = new();
+
+        public bool TryTake(ulong size, out T item)
+        {
+            item = default!;
+            if (!_bySize.TryGetValue(size, out var spare) || !spare.TryTake(out item!)) return false;
+            Interlocked.Add(ref _pooled, -(long)size);
+            return true;
+        }
+
+        /// <summary>Keeps <paramref name="item"/> if it fits under the limit; false: release it.</summary>
+        public bool TryKeep(ulong size, T item)
+        {
+            if (Interlocked.Add(ref _pooled, (long)size) > PoolLimit)
+            {
+                Interlocked.Add(ref _pooled, -(long)size);
+                return false;
+            }
+            _bySize.GetOrAdd(size, _ => []).Add(item);
+            return true;
+        }
     }
 
     public bool PfnMapFallback { get; private set; }
@@ -77,11 +94,7 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     (ulong Va, bool Anonymous) Map(ulong size, bool pfnMap)
     {
-        if (!pfnMap && SparePool.TryGetValue(size, out var spare) && spare.TryTake(out ulong reused))
-        {
-            Interlocked.Add(ref _pooled, -(long)size);
-            return (reused, true);
-        }
+        if (!pfnMap && SpareMaps.TryTake(size, out ulong reused)) return (reused, true);
         void* p = LibC.MAP_FAILED;
         if (pfnMap)
         {
@@ -103,11 +116,7 @@ public sealed unsafe class RealHostMemory : IDisposable
 
     static (int Fd, ulong Va, ulong Size) MemFd(ulong size)
     {
-        if (SpareFiles.TryGetValue(size, out var spare) && spare.TryTake(out var reused))
-        {
-            Interlocked.Add(ref _pooled, -(long)size);
-            return (reused.Fd, reused.Va, size);
-        }
+        if (SpareFiles.TryTake(size, out var reused)) return (reused.Fd, reused.Va, size);
         var name = "vfio-fuzz-file\0"u8;
         int fd;
         fixed (byte* n = name) fd = LibC.memfd_create(n, 0);
@@ -126,11 +135,9 @@ public sealed unsafe class RealHostMemory : IDisposable
     public void Dispose()
     {
         foreach (var (s, e, real, anonymous) in _maps)
-            if (anonymous && Keep(e - s)) SparePool.GetOrAdd(e - s, _ => []).Add(real);
-            else LibC.munmap((void*)real, (size_t)(e - s));
+            if (!(anonymous && SpareMaps.TryKeep(e - s, real))) LibC.munmap((void*)real, (size_t)(e - s));
         foreach (var (fd, va, size) in _files.Values)
-            if (Keep(size)) SpareFiles.GetOrAdd(size, _ => []).Add((fd, va));
-            else
+            if (!SpareFiles.TryKeep(size, (fd, va)))
             {
                 LibC.munmap((void*)va, (size_t)size);
                 LibC.close(fd);
