@@ -22,7 +22,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         // In a shared sync folder each box holds its own instance folder; elsewhere the campaign's.
         using var busy = CampaignLock.Acquire(run.Sync is null ? outDir : Path.Combine(outDir, run.Sync.Name));
         string seeds = Path.Combine(build.WorkDir, "seeds", Name, run.BoxSlug);   // per engine and box: campaigns never share it
-        int seedCount = build.WriteSeeds(seeds, run.Profile);
+        var (seedCount, dictionary) = build.WriteSeeds(seeds, run.Profile);
         string first = run.Sync?.Name ?? "main";
         // Instance names: the first is this box's name (or main), the rest <name>-s1, -s2...
         string InstanceName(int i) => i == 0 ? first : run.Sync is null ? $"s{i}" : $"{first}-s{i}";
@@ -44,7 +44,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
             var psi = new ProcessStartInfo("afl-fuzz");
             string[] args = ["-i", canResume ? "-" : seeds, "-o", outDir, i == 0 && first == "main" ? "-M" : "-S", InstanceName(i),
                 "-m", "none", "-t", "5000", "-V", ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(),
-                "-s", (seed + (ulong)i).ToString(),
+                "-s", (seed + (ulong)i).ToString(), .. dictionary is null ? (string[])[] : ["-x", dictionary],
                 "--", .. DieWithParent.Prefix, "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known];
             foreach (var a in args) psi.ArgumentList.Add(a);
             foreach (var (k, v) in new[] { ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_SKIP_CPUFREQ", "1"),

@@ -5,6 +5,9 @@ using VfioFuzz.Benchmarking;
 using VfioFuzz.Corpus;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Iommufd;
+using VfioFuzz.Listener;
+using VfioFuzz.Machine;
+using VfioFuzz.PlantedBugs;
 using VfioFuzz.Programs;
 using VfioFuzz.Reports;
 using VfioFuzz.Running;
@@ -16,48 +19,54 @@ namespace VfioFuzz.Cli;
 /// measured in the same run, as FuzzBench and Magma report them: in-process executions of
 /// 32-op programs (baseline: the empty program); AFL++ executions (baseline: the in-process
 /// random engine on the same target); time-to-first-finding per seed bug, coverage-guided
-/// (AFL++) against pure random programs from the same decoder; ioctl round trips through
+/// (AFL++) against pure random programs from the same decoder; time to each planted deep bug
+/// per engine (AFL++, libFuzzer, random) and how many each finds; ioctl round trips through
 /// Tmds.LibC and through the harness's backend against a C loop (in the kernel lab when this
 /// machine has no /dev/iommu). Results go to reports/bench-&lt;time&gt;.yaml. Exit 0 when it
 /// ran (a missed target is reported, not an error), 2 on bad input or a failed step.
 /// </summary>
 static class BenchCommand
 {
-    static readonly string[] Sections = ["exec", "afl", "ttff", "ioctl"];
+    static readonly string[] Sections = ["exec", "afl", "ttff", "depth", "ioctl"];
 
     public static Command Create()
     {
         var quick = new Option<bool>("--quick") { Description = "a few seconds in all (CI): 1 s of execs, 3 s of AFL++, one run of one seed bug, no kernel lab" };
-        var only = new Option<string>("--only") { Description = "comma-separated sections: exec, afl, ttff, ioctl", DefaultValueFactory = _ => string.Join(",", Sections) };
-        var runs = new Option<int>("--runs") { Description = "time-to-first-finding runs per seed bug and engine (seeds 1..N)", DefaultValueFactory = _ => 5 };
+        var only = new Option<string>("--only") { Description = "comma-separated sections: exec, afl, ttff, depth, ioctl", DefaultValueFactory = _ => string.Join(",", Sections) };
+        var runs = new Option<int>("--runs") { Description = "runs per bug and engine in ttff and depth (seeds 1..N)", DefaultValueFactory = _ => 5 };
         var ttffBudget = new Option<string>("--ttff-budget") { Description = "cap per time-to-first-finding run", DefaultValueFactory = _ => "60s" };
+        var depthBudget = new Option<string>("--depth-budget") { Description = "cap per deep-bug run (each planted bug, each engine)", DefaultValueFactory = _ => "60s" };
         var reports = new Option<string>("--reports") { Description = "where bench-<time>.yaml goes", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("bench", "Measure throughput, time-to-first-finding and the real backend's ioctl cost, each with a ratio")
-            { quick, only, runs, ttffBudget, reports };
-        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(only)!, r.GetValue(runs), r.GetValue(ttffBudget)!, r.GetValue(reports)!));
+            { quick, only, runs, ttffBudget, depthBudget, reports };
+        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(only)!, r.GetValue(runs), r.GetValue(ttffBudget)!, r.GetValue(depthBudget)!, r.GetValue(reports)!));
         return cmd;
     }
 
-    static int Run(bool quick, string onlyText, int runs, string ttffBudgetText, string reportsDir)
+    static int Run(bool quick, string onlyText, int runs, string ttffBudgetText, string depthBudgetText, string reportsDir)
     {
         var only = onlyText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
-        if (only.FirstOrDefault(s => !Sections.Contains(s)) is { } unknown) return Cli.Fail($"--only: unknown section '{unknown}' (exec, afl, ttff, ioctl)");
+        if (only.FirstOrDefault(s => !Sections.Contains(s)) is { } unknown) return Cli.Fail($"--only: unknown section '{unknown}' ({string.Join(", ", Sections)})");
         if (runs < 1) return Cli.Fail($"--runs {runs}: must be at least 1");
         if (!Duration.TryParse(ttffBudgetText, out var ttffBudget, out var durationProblem)) return Cli.Fail($"--ttff-budget {durationProblem}");
-        if (quick) (runs, ttffBudget) = (1, TimeSpan.FromSeconds(5));
+        if (!Duration.TryParse(depthBudgetText, out var depthBudget, out durationProblem)) return Cli.Fail($"--depth-budget {durationProblem}");
+        if (quick) (runs, ttffBudget, depthBudget) = (1, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         OutputFolder.EnsureWritable(reportsDir, "--reports");
         string? root = FuzzDriverBuild.FindRepoRoot();
-        if (root is null && (only.Contains("afl") || only.Contains("ttff") || only.Contains("ioctl")))
+        if (root is null && (only.Contains("afl") || only.Contains("ttff") || only.Contains("depth") || only.Contains("ioctl")))
             return Cli.Fail("bench runs AFL++ and the kernel lab from the repository: run it inside a vfio-fuzz checkout (or --only exec)");
 
         var figures = new List<BenchFigure>();
         try
         {
             var engine = root is null ? null : new AflEngine(new FuzzDriverBuild(root));
-            if ((only.Contains("afl") || only.Contains("ttff")) && engine!.Prepare() is { } error) return Cli.Fail(error);
+            if ((only.Contains("afl") || only.Contains("ttff") || only.Contains("depth")) && engine!.Prepare() is { } error) return Cli.Fail(error);
+            var libFuzzer = root is null ? null : new LibFuzzerEngine(new FuzzDriverBuild(root));
+            if (only.Contains("depth") && libFuzzer!.Prepare() is { } libFuzzerError) return Cli.Fail(libFuzzerError);
             if (only.Contains("exec")) figures.AddRange(Exec(quick ? 1 : 10));
             if (only.Contains("afl")) figures.AddRange(Afl(engine!, quick ? 3 : 30));
             if (only.Contains("ttff")) figures.AddRange(TimeToFirstFinding(engine!, runs, ttffBudget, quick));
+            if (only.Contains("depth")) figures.AddRange(Depth([engine!, libFuzzer!], runs, depthBudget, quick));
             if (only.Contains("ioctl")) figures.AddRange(Ioctl(root!, quick));
         }
         catch (BenchStepException e) { return Cli.Fail(e.Message); }
@@ -129,43 +138,127 @@ static class BenchCommand
             Console.WriteLine($"bench: ttff: {string.Join(", ", bootVisible)}: every expected signature shows on the empty program (found by any engine's first execution; not timed)");
         foreach (var bug in quick ? bugs.Take(1) : bugs)
         {
-            var guided = new List<double?>();
-            var random = new List<double?>();
-            var guidedExecCounts = new List<long>();
-            var randomExecCounts = new List<long>();
-            for (int seed = 1; seed <= runs; seed++)
-            {
-                using var scratch = new ScratchDir();
-                var store = new FindingStore(scratch.Path);
-                var run = new EngineRun(bug.TargetId, bug.Profile, budget, Resume: false, Instances: 1, store,
-                    new Triage(bug.Profile, bug.TargetId, new ProgramRunner(bug.Profile, () => Cli.Catalog.Create(bug.TargetId)), store, engine.Name),
-                    new ProgressLine(live: false), UntilFirstFinding: true, UntilSignature: bug.Signature, Seed: (ulong)seed, WorkName: "bench-ttff");
-                var start = DateTime.UtcNow;
-                engine.Run(run, CancellationToken.None);
-                bool found = run.FirstSaved.TryGetValue(bug.Signature, out var first);
-                guided.Add(found ? Math.Max(0, (first.Utc - start).TotalSeconds) : null);
-                // AFL++ names a crash file with the executions done when it was saved.
-                long? aflExecs = found ? AflExecs(first.File) : null;
-                if (aflExecs is { } ae) guidedExecCounts.Add(ae);
-                string guidedExecs = aflExecs is { } n ? $" ({n} execs)" : "";
-
-                var hit = new InProcessCampaign(bug.Profile, bug.TargetId, () => Cli.Catalog.Create(bug.TargetId), store)
-                    .TimeTo(bug.Signature, (ulong)seed, budget, CancellationToken.None);
-                random.Add(hit?.Elapsed.TotalSeconds);
-                if (hit is { } rh) randomExecCounts.Add(rh.Execs);
-                Console.WriteLine($"bench: ttff {bug.Name} {bug.Signature} seed {seed}: afl++ {Show(guided[^1], budget)}{guidedExecs}, random {Show(random[^1], budget)}" +
-                                  (hit is { } h ? $" ({h.Execs} execs)" : ""));
-            }
-            double guidedMedian = Median(guided, budget), randomMedian = Median(random, budget);
+            var hunts = Hunt("ttff", bug.Name, new HuntTarget(bug.TargetId, bug.Profile, bug.Signature, Cli.Catalog), [engine, null], runs, budget);
+            var (guided, random) = (hunts[engine.Name], hunts[RandomEngine]);
+            double guidedMedian = guided.Median(budget), randomMedian = random.Median(budget);
             yield return new BenchFigure($"time-to-first-finding, {bug.Name}: {bug.Signature}",
-                $"median {Show(guided.Count(g => g is null) * 2 > runs ? null : guidedMedian, budget)} (min {Show(Min(guided), budget)}, max {Show(Max(guided), budget)}, n={runs})",
-                $"pure random: median {Show(random.Count(g => g is null) * 2 > runs ? null : randomMedian, budget)} (min {Show(Min(random), budget)}, max {Show(Max(random), budget)})",
+                $"median {guided.ShowMedian(budget)} (min {Show(guided.Min, budget)}, max {Show(guided.Max, budget)}, n={runs})",
+                $"pure random: median {random.ShowMedian(budget)} (min {Show(random.Min, budget)}, max {Show(random.Max, budget)})",
                 guidedMedian > 0 ? randomMedian / guidedMedian : null, "< 10 s and >= 5x random",
-                guided.Count(g => g is null) * 2 <= runs && guidedMedian < 10 && randomMedian >= 5 * guidedMedian,
-                $"median executions to find it: AFL++ {MedianCount(guidedExecCounts)}, random {MedianCount(randomExecCounts)}; " +
+                guided.MostlyFound && guidedMedian < 10 && randomMedian >= 5 * guidedMedian,
+                $"median executions to find it: AFL++ {guided.MedianExecs}, random {random.MedianExecs}; " +
                 $"the corpus reproducer has {bug.ReproducerOps} ops; AFL++ time includes its start (driver fork server) and is the crash file's write time; " +
                 "a run that did not find it counts as the cap (a lower bound)");
         }
+    }
+
+    /// <summary>The deep-bug measure, as Magma counts canaries: per planted bug (a chain of 5-13
+    /// steps, harness/VfioFuzz.PlantedBugs), N runs of each engine, AFL++, libFuzzer and pure
+    /// random programs, until the bug's signature; then how many bugs each engine finds (in at
+    /// least half its runs) within the budget, against random's count.</summary>
+    static IEnumerable<BenchFigure> Depth(IReadOnlyList<IFuzzEngine> engines, int runs, TimeSpan budget, bool quick)
+    {
+        var catalog = new TargetCatalog(typeof(PlantedBug).Assembly);
+        var bugs = catalog.Targets.Select(t => (PlantedBug)catalog.Create(t.Id)).OrderBy(b => b.Reproducer.Ops.Length).ThenBy(b => b.Info.Id, StringComparer.Ordinal).ToArray();
+        var found = new Dictionary<string, int>();
+        var hunters = engines.Cast<IFuzzEngine?>().Append(null).ToArray();
+        foreach (var bug in quick ? bugs.Take(1) : bugs)
+        {
+            var hunts = Hunt("depth", bug.Info.Id, new HuntTarget(bug.Info.Id, bug.Profile, PlantedBug.Signature, catalog), hunters, runs, budget);
+            foreach (var (name, h) in hunts) found[name] = found.GetValueOrDefault(name) + (h.MostlyFound ? 1 : 0);
+            var random = hunts[RandomEngine];
+            // The ratio only where some guided engine found it: two capped runs compare nothing.
+            var bestGuided = hunts.Where(kv => kv.Key != RandomEngine && kv.Value.MostlyFound).Select(kv => kv.Value.Median(budget)).DefaultIfEmpty(0).Min();
+            yield return new BenchFigure($"deep bug {bug.Info.Id} ({bug.Reproducer.Ops.Length} ops, {bug.Depth} steps)",
+                string.Join(", ", hunts.Where(kv => kv.Key != RandomEngine).Select(kv => $"{kv.Key} {kv.Value.Summary(budget)}")),
+                $"pure random: {random.Summary(budget)}", bestGuided > 0 ? random.Median(budget) / bestGuided : null, "-", null,
+                $"median executions: {string.Join(", ", hunts.Select(kv => $"{kv.Key} {kv.Value.MedianExecs}"))} (libFuzzer's crash files do not name theirs); " +
+                "found = in at least half the runs; a run that did not find it counts as the cap");
+        }
+        int randomFound = found.GetValueOrDefault(RandomEngine);
+        int guidedFound = engines.Max(e => found.GetValueOrDefault(e.Name));
+        int total = quick ? 1 : bugs.Length;
+        yield return new BenchFigure($"deep bugs found within {budget.TotalSeconds:0} s (of {total}, n={runs} runs each)",
+            string.Join(", ", engines.Select(e => $"{e.Name} {found.GetValueOrDefault(e.Name)}/{total}")),
+            $"pure random programs, same decoder and budget: {randomFound}/{total}",
+            randomFound > 0 ? (double)guidedFound / randomFound : null, ">= 2x random", guidedFound >= 2 * randomFound && guidedFound > randomFound,
+            "each engine starts from corpus/seeds (random from nothing); the planted bugs are test-only targets, never offered by `targets`");
+    }
+
+    const string RandomEngine = "random";
+
+    /// <summary>What a hunt runs: a target (from its catalog) on a profile, until a signature.</summary>
+    sealed record HuntTarget(string TargetId, Profile Profile, string Signature, TargetCatalog Catalog);
+
+    /// <summary>One engine's runs at one bug: seconds to the signature (null: not within the
+    /// budget) and the executions it took where known.</summary>
+    sealed class Hunts
+    {
+        public List<double?> Seconds { get; } = [];
+        public List<long> Execs { get; } = [];
+
+        public bool MostlyFound => Seconds.Count(s => s is null) * 2 <= Seconds.Count;
+
+        public double Median(TimeSpan cap)
+        {
+            var sorted = Seconds.Select(v => v ?? cap.TotalSeconds).Order().ToArray();
+            int n = sorted.Length;
+            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        }
+
+        public string ShowMedian(TimeSpan cap) => Show(MostlyFound ? Median(cap) : null, cap);
+
+        public double? Min => Seconds.Any(v => v is not null) ? Seconds.Where(v => v is not null).Min() : null;
+
+        public double? Max => Seconds.Any(v => v is null) ? null : Seconds.Max();
+
+        public string MedianExecs => Execs.Count == 0 ? "-" : Execs.Order().ElementAt(Execs.Count / 2).ToString();
+
+        public string Summary(TimeSpan cap) => $"{Seconds.Count(s => s is not null)}/{Seconds.Count} (median {ShowMedian(cap)})";
+    }
+
+    /// <summary>Seeds 1..N: each engine (null: pure random programs from the in-process
+    /// generator) on the target until it shows the signature or the budget runs out.</summary>
+    static Dictionary<string, Hunts> Hunt(string section, string name, HuntTarget target, IReadOnlyList<IFuzzEngine?> engines, int runs, TimeSpan budget)
+    {
+        var hunts = engines.ToDictionary(e => e?.Name ?? RandomEngine, _ => new Hunts());
+        for (int seed = 1; seed <= runs; seed++)
+        {
+            var line = new List<string>();
+            foreach (var engine in engines)
+            {
+                var (seconds, execs) = engine is null ? HuntRandom(target, (ulong)seed, budget) : HuntWith(engine, target, (ulong)seed, budget);
+                var h = hunts[engine?.Name ?? RandomEngine];
+                h.Seconds.Add(seconds);
+                if (execs is { } n) h.Execs.Add(n);
+                line.Add($"{engine?.Name ?? RandomEngine} {Show(seconds, budget)}" + (execs is { } x ? $" ({x} execs)" : ""));
+            }
+            Console.WriteLine($"bench: {section} {name} {target.Signature} seed {seed}: {string.Join(", ", line)}");
+        }
+        return hunts;
+    }
+
+    /// <summary>An engine campaign that stops at the signature (the driver crashes on it alone).</summary>
+    static (double? Seconds, long? Execs) HuntWith(IFuzzEngine engine, HuntTarget target, ulong seed, TimeSpan budget)
+    {
+        using var scratch = new ScratchDir();
+        var store = new FindingStore(scratch.Path);
+        var run = new EngineRun(target.TargetId, target.Profile, budget, Resume: false, Instances: 1, store,
+            new Triage(target.Profile, target.TargetId, new ProgramRunner(target.Profile, () => target.Catalog.Create(target.TargetId)), store, engine.Name),
+            new ProgressLine(live: false), UntilFirstFinding: true, UntilSignature: target.Signature, Seed: seed, WorkName: "bench-hunt");
+        var start = DateTime.UtcNow;
+        engine.Run(run, CancellationToken.None);
+        if (!run.FirstSaved.TryGetValue(target.Signature, out var first)) return (null, null);
+        // AFL++ names a crash file with the executions done when it was saved.
+        return (Math.Max(0, (first.Utc - start).TotalSeconds), AflExecs(first.File));
+    }
+
+    static (double? Seconds, long? Execs) HuntRandom(HuntTarget target, ulong seed, TimeSpan budget)
+    {
+        using var scratch = new ScratchDir();
+        var hit = new InProcessCampaign(target.Profile, target.TargetId, () => target.Catalog.Create(target.TargetId), new FindingStore(scratch.Path))
+            .TimeTo(target.Signature, seed, budget, CancellationToken.None);
+        return hit is { } h ? (h.Elapsed.TotalSeconds, h.Execs) : (null, null);
     }
 
     /// <summary>IOAS map+unmap pairs/s: here when this machine has /dev/iommu (with cc for the
@@ -232,19 +325,6 @@ static class BenchCommand
         < 1 => $"{seconds * 1000:0.0} ms",
         _ => $"{seconds:0.00} s",
     };
-
-    static string MedianCount(List<long> counts) => counts.Count == 0 ? "-" : counts.Order().ElementAt(counts.Count / 2).ToString();
-
-    static double Median(List<double?> values, TimeSpan cap)
-    {
-        var sorted = values.Select(v => v ?? cap.TotalSeconds).Order().ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
-
-    static double? Min(List<double?> values) => values.Any(v => v is not null) ? values.Where(v => v is not null).Min() : null;
-
-    static double? Max(List<double?> values) => values.Any(v => v is null) ? null : values.Max();
 
     /// <summary>A temporary folder for a measurement's findings, removed afterwards: the bench
     /// never writes into corpus/.</summary>

@@ -5,7 +5,7 @@ namespace VfioFuzz.Cli;
 
 /// <summary>
 /// The instrumented fuzz driver both engines run: harness/VfioFuzz.FuzzDriver published to
-/// .vfio-fuzz/driver-build with Core and Targets instrumented by the `sharpfuzz` dotnet tool
+/// .vfio-fuzz/driver-build with Core, Targets and the planted bugs instrumented by the `sharpfuzz` dotnet tool
 /// (local tool manifest), plus libfuzzer-bridge compiled with clang-14 when libFuzzer asks.
 /// Rebuilt when the sources are newer than the build's stamp. Also writes the engines' seed
 /// inputs from corpus/seeds.
@@ -32,7 +32,7 @@ sealed class FuzzDriverBuild(string repoRoot)
         string project = Path.Combine(DriverSources, "VfioFuzz.FuzzDriver.csproj");
         if (DebianTool.Exec("dotnet", $"publish \"{project}\" -c Release -o \"{BuildDir}\" --nologo -v quiet") != 0) return "dotnet publish of the fuzz driver failed";
         if (DebianTool.Exec("dotnet", "tool restore", repoRoot) != 0) return "dotnet tool restore (sharpfuzz) failed";
-        foreach (var asm in new[] { "VfioFuzz.Core.dll", "VfioFuzz.Targets.dll" })
+        foreach (var asm in new[] { "VfioFuzz.Core.dll", "VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll" })
             if (DebianTool.Exec("dotnet", $"sharpfuzz \"{Path.Combine(BuildDir, asm)}\"", repoRoot) != 0) return $"sharpfuzz could not instrument {asm}";
         File.WriteAllText(stamp, DateTime.UtcNow.ToString("O"));
         return null;
@@ -67,21 +67,26 @@ sealed class FuzzDriverBuild(string repoRoot)
     }
 
     /// <summary>Writes the byte form of every corpus/seeds entry that has one on this profile
-    /// into <paramref name="dir"/>; returns how many. Seeds are bug-free programs only: the
-    /// engines must find bugs from nothing.</summary>
-    public int WriteSeeds(string dir, Profile profile)
+    /// into <paramref name="dir"/>, and beside it (dir.dict) the dictionary of the 4-byte ops
+    /// they are made of, so the engine can insert and overwrite whole ops instead of bytes
+    /// that shift every op after them (AFL++ -x, libFuzzer -dict=); returns how many seeds and
+    /// the dictionary's path (null when the seeds hold no op). Seeds are bug-free programs
+    /// only: the engines must find bugs from nothing.</summary>
+    public (int Count, string? Dictionary) WriteSeeds(string dir, Profile profile)
     {
         Directory.CreateDirectory(dir);
         foreach (var old in Directory.GetFiles(dir)) File.Delete(old);
-        var seeds = SeedInputs.For(Path.Combine(repoRoot, "corpus", "seeds"), profile);
+        string seedsDir = Path.Combine(repoRoot, "corpus", "seeds");
+        var seeds = SeedInputs.For(seedsDir, profile);
         foreach (var seed in seeds) File.WriteAllBytes(Path.Combine(dir, seed.Id), seed.Bytes);
         // An engine needs one input to start from: the empty program is always bug-free.
         if (seeds.Count == 0) File.WriteAllBytes(Path.Combine(dir, "empty"), []);
-        return Math.Max(seeds.Count, 1);
+        string dictionary = dir.TrimEnd(Path.DirectorySeparatorChar) + ".dict";
+        return (Math.Max(seeds.Count, 1), SeedInputs.WriteDictionary(dictionary, seeds, seedsDir) > 0 ? dictionary : null);
     }
 
     bool SourcesNewerThan(DateTime stampUtc) =>
-        new[] { Path.Combine(repoRoot, "harness", "VfioFuzz.Core"), DriverSources, Path.Combine(repoRoot, "targets") }
+        new[] { Path.Combine(repoRoot, "harness", "VfioFuzz.Core"), DriverSources, Path.Combine(repoRoot, "targets"), Path.Combine(repoRoot, "harness", "VfioFuzz.PlantedBugs") }
             .SelectMany(d => Directory.EnumerateFiles(d, "*.cs*", SearchOption.AllDirectories))
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
             .Any(f => File.GetLastWriteTimeUtc(f) > stampUtc);

@@ -26,7 +26,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
         if (!run.Resume && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(corpus);
         Directory.CreateDirectory(artifacts);
-        int seedCount = build.WriteSeeds(seeds, run.Profile);
+        var (seedCount, dictionary) = build.WriteSeeds(seeds, run.Profile);
         Console.WriteLine($"[{run.TargetId}] libfuzzer: {run.Instances} worker(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
 
         var stats = new LibFuzzerStats();
@@ -48,6 +48,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             foreach (var a in new[] { "-max_len=" + ProgramDecoder.MaxInputBytes, "-timeout=5", "-print_final_stats=1", $"-seed={(uint)(seed + (ulong)round)}",
                          $"-max_total_time={(int)Math.Max(1, (deadline - DateTime.UtcNow).TotalSeconds)}", $"-artifact_prefix={artifacts}" })
                 psi.ArgumentList.Add(a);
+            if (dictionary is not null) psi.ArgumentList.Add($"-dict={dictionary}");
             if (run.Instances > 1) psi.ArgumentList.Add($"-fork={run.Instances}");
             psi.ArgumentList.Add(corpus);
             psi.ArgumentList.Add(seeds);

@@ -42,9 +42,8 @@ static class SeedsCommand
         }
         if (dict is not null)
         {
-            var lines = SeedInputs.Dictionary(all).ToArray();
-            AtomicFile.WriteAllText(dict, $"# vfio-fuzz ops (4 bytes each: opcode, three argument bytes), from {seedsDir}\n" + string.Join("\n", lines) + "\n");
-            Console.WriteLine($"dictionary: {lines.Length} op token(s) in {dict}");
+            int tokens = SeedInputs.WriteDictionary(dict, all, seedsDir);
+            Console.WriteLine($"dictionary: {tokens} op token(s) in {dict}");
         }
         return Cli.Ok;
     }

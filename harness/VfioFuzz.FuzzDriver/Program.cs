@@ -2,6 +2,7 @@ using SharpFuzz;
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Listener;
 using VfioFuzz.Machine;
+using VfioFuzz.PlantedBugs;
 using VfioFuzz.Programs;
 using VfioFuzz.Running;
 using VfioFuzz.Targets;
@@ -48,7 +49,8 @@ sealed class Harness
 
     public Harness(string[] args)
     {
-        var catalog = new TargetCatalog(typeof(Qemu110).Assembly);
+        // The targets users fuzz, and the bench's planted bugs (its depth section runs them).
+        var catalog = new TargetCatalog(typeof(Qemu110).Assembly, typeof(PlantedBug).Assembly);
         string targetId = args[0];
         catalog.Create(targetId);
         _profile = Profile.Resolve(args[1], args[2] == "default" ? null : args[2]);

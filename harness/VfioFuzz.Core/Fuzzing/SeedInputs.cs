@@ -1,6 +1,7 @@
 using VfioFuzz.Corpus;
 using VfioFuzz.Machine;
 using VfioFuzz.Programs;
+using VfioFuzz.Reports;
 
 namespace VfioFuzz.Fuzzing;
 
@@ -39,5 +40,14 @@ public static class SeedInputs
                 if (seen.Add(token)) yield return $"op_{seed.Program.Ops[i].Name.Replace('-', '_')}_{seen.Count}=\"{token}\"";
             }
         }
+    }
+
+    /// <summary>Writes <see cref="Dictionary"/> to <paramref name="path"/> (atomically) with a
+    /// header naming where the seeds came from; returns how many tokens it holds.</summary>
+    public static int WriteDictionary(string path, IEnumerable<Seed> seeds, string seedsDir)
+    {
+        var lines = Dictionary(seeds).ToArray();
+        AtomicFile.WriteAllText(path, $"# vfio-fuzz ops (4 bytes each: opcode, three argument bytes), from {seedsDir}\n" + string.Join("\n", lines) + "\n");
+        return lines.Length;
     }
 }

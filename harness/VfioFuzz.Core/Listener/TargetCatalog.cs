@@ -3,8 +3,8 @@ using System.Reflection;
 namespace VfioFuzz.Listener;
 
 /// <summary>
-/// Finds every concrete <see cref="ListenerTarget"/> in an assembly, so adding a target is
-/// adding a file: no registry to edit.
+/// Finds every concrete <see cref="ListenerTarget"/> in the given assemblies, so adding a
+/// target is adding a file: no registry to edit.
 /// </summary>
 public sealed class TargetCatalog
 {
@@ -12,10 +12,10 @@ public sealed class TargetCatalog
 
     public IReadOnlyList<TargetInfo> Targets { get; }
 
-    public TargetCatalog(Assembly assembly)
+    public TargetCatalog(params Assembly[] assemblies)
     {
         var infos = new List<TargetInfo>();
-        foreach (var type in assembly.GetTypes())
+        foreach (var type in assemblies.SelectMany(a => a.GetTypes()))
         {
             if (type.IsAbstract || !typeof(ListenerTarget).IsAssignableFrom(type)) continue;
             var ctor = type.GetConstructor(Type.EmptyTypes)

@@ -11,9 +11,10 @@ public sealed record TargetInfo(string Id, string Branch, IReadOnlyList<string> 
     /// <summary>Whether a run can put this target on <paramref name="kind"/>.</summary>
     public bool Has(ContainerKind kind) => OnlyContainer is null || OnlyContainer == kind;
 
-    public string KindName => Kind switch { TargetKind.Upstream => "upstream", TargetKind.Proposal => "proposal", _ => "commit" };
+    public string KindName => Kind switch { TargetKind.Upstream => "upstream", TargetKind.Proposal => "proposal", TargetKind.Planted => "planted", _ => "commit" };
 }
 
-/// <summary>Upstream QEMU; a commit on a branch; or a proposal (a review comment, an RFC)
-/// that no commit implements: its patches are the commits it would sit on.</summary>
-public enum TargetKind { Upstream, Commit, Proposal }
+/// <summary>Upstream QEMU; a commit on a branch; a proposal (a review comment, an RFC)
+/// that no commit implements: its patches are the commits it would sit on; or a bug planted
+/// on purpose for the bench's deep-bug measure (never offered to users).</summary>
+public enum TargetKind { Upstream, Commit, Proposal, Planted }
