@@ -26,7 +26,9 @@ cp -r "$WORK/driver" "$OUT/vfio-fuzz/driver"
 
 # The bridge: libFuzzer's main and loop, feeding the driver through SharpFuzz's protocol.
 cc="${CC:-clang-14}" cxx="${CXX:-clang++-14}" engine="${LIB_FUZZING_ENGINE:--fsanitize=fuzzer}"
-$cc ${CFLAGS:-} -O2 -Wall -c harness/VfioFuzz.FuzzDriver/libfuzzer-bridge.c -o "$WORK/libfuzzer-bridge.o"
+# Its op mutator needs the decoder's op size and input limit (ProgramDecoder.OpBytes and
+# MaxInputBytes; a test holds these to them).
+$cc ${CFLAGS:-} -O2 -Wall -DOP_BYTES=4 -DMAX_INPUT=256 -c harness/VfioFuzz.FuzzDriver/libfuzzer-bridge.c -o "$WORK/libfuzzer-bridge.o"
 $cxx ${CXXFLAGS:-} "$WORK/libfuzzer-bridge.o" $engine -o "$OUT/vfio-fuzz/libfuzzer-bridge"
 
 # Seeds per profile and the op dictionary, from the CLI (built here with the same SDK).

@@ -14,7 +14,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
 {
     public string Name => "afl++";
 
-    public string? Prepare() => DebianTool.Ensure("afl-fuzz", () => DebianTool.OnPath("afl-fuzz"), "afl++") ?? build.PrepareDriver();
+    public string? Prepare() => DebianTool.Ensure("afl-fuzz", () => DebianTool.OnPath("afl-fuzz"), "afl++") ?? build.PrepareDriver() ?? build.PrepareMutator();
 
     public EngineOutcome Run(EngineRun run, CancellationToken cancel)
     {
@@ -48,7 +48,9 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
                 "--", .. DieWithParent.Prefix, "dotnet", build.DriverDll, run.TargetId, run.Profile.Name, run.Kernel, known];
             foreach (var a in args) psi.ArgumentList.Add(a);
             foreach (var (k, v) in new[] { ("AFL_SKIP_BIN_CHECK", "1"), ("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1"), ("AFL_SKIP_CPUFREQ", "1"),
-                         ("AFL_NO_UI", "1"), ("AFL_NO_AFFINITY", "1") })
+                         ("AFL_NO_UI", "1"), ("AFL_NO_AFFINITY", "1"),
+                         // Op-level mutations (op-mutator.c) beside AFL++'s own byte-level havoc.
+                         ("AFL_CUSTOM_MUTATOR_LIBRARY", build.Mutator) })
                 psi.Environment[k] = v;
             run.SetDriverCrashRule(psi);
             execs.Export(psi);

@@ -1,5 +1,6 @@
 using VfioFuzz.Fuzzing;
 using VfioFuzz.Machine;
+using VfioFuzz.Programs;
 
 namespace VfioFuzz.Cli;
 
@@ -45,12 +46,27 @@ sealed class FuzzDriverBuild(string repoRoot)
         static bool Present() => DebianTool.OnPath("clang-14") && Directory.Exists("/usr/lib/llvm-14/lib/clang") &&
             Directory.EnumerateFiles("/usr/lib/llvm-14/lib/clang", "libclang_rt.fuzzer-x86_64.a", SearchOption.AllDirectories).Any();
         if (DebianTool.Ensure("clang-14 with libFuzzer", Present, "clang-14", "libclang-rt-14-dev") is { } error) return error;
+        return BuildNative(Bridge, "libfuzzer-bridge.c", "clang-14", "-fsanitize=fuzzer",
+            "clang-14 -fsanitize=fuzzer could not build libfuzzer-bridge (is libclang-rt-14-dev installed?)");
+    }
+
+    /// <summary>AFL++'s custom mutator (op-mutator.c, AFL_CUSTOM_MUTATOR_LIBRARY): null when
+    /// built (after the driver; afl++ brings cc), else the error.</summary>
+    public string? PrepareMutator() =>
+        BuildNative(Mutator, "op-mutator.c", "cc", "-shared -fPIC", "cc could not build the AFL++ op mutator (op-mutator.c)");
+
+    public string Mutator => Path.Combine(BuildDir, "op-mutator.so");
+
+    /// <summary>Compiles one C file of the driver's folder (with op-mutator.h, and the decoder's
+    /// op size and input limit, so the C side cannot drift from it) unless the output is newer
+    /// than both; null when done, else <paramref name="error"/>.</summary>
+    string? BuildNative(string output, string sourceName, string compiler, string flags, string error)
+    {
         using var exclusive = Lock();
-        string source = Path.Combine(DriverSources, "libfuzzer-bridge.c");
-        if (File.Exists(Bridge) && File.GetLastWriteTimeUtc(Bridge) > File.GetLastWriteTimeUtc(source)) return null;
-        if (DebianTool.Exec("clang-14", $"-O2 -Wall -Werror -fsanitize=fuzzer -o \"{Bridge}\" \"{source}\"") != 0)
-            return "clang-14 -fsanitize=fuzzer could not build libfuzzer-bridge (is libclang-rt-14-dev installed?)";
-        return null;
+        string source = Path.Combine(DriverSources, sourceName), header = Path.Combine(DriverSources, "op-mutator.h");
+        if (File.Exists(output) && File.GetLastWriteTimeUtc(output) > new[] { source, header }.Max(File.GetLastWriteTimeUtc)) return null;
+        string defines = $"-DOP_BYTES={ProgramDecoder.OpBytes} -DMAX_INPUT={ProgramDecoder.MaxInputBytes}";
+        return DebianTool.Exec(compiler, $"-O2 -Wall -Werror {flags} {defines} -o \"{output}\" \"{source}\"") == 0 ? null : error;
     }
 
     /// <summary>An exclusive lock on the build folder, held until disposed (a file opened with no

@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "op-mutator.h"
+
 enum { COUNTERS_SIZE = 1 << 16, INPUT_SIZE = 1 << 20, MAX_DRIVER_ARGS = 32 };
 enum { STATUS_OK = 0, STATUS_CRASH = 2 };
 
@@ -195,4 +197,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     return 0;
+}
+
+// Half of libFuzzer's mutations are op-level (op-mutator.h: ops kept whole, as syzkaller
+// mutates calls), half its own byte-level ones (which also use -dict=).
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    if (seed & 1) return LLVMFuzzerMutate(data, size, max_size);
+    op_rng rng = { 0x9E3779B97F4A7C15ULL ^ seed };
+    return op_mutate(&rng, data, size, max_size, NULL, 0);
 }

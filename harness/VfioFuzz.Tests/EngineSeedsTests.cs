@@ -21,8 +21,16 @@ public sealed class EngineSeedsTests() : TempFolder("engine-seeds")
         Assert.NotEmpty(tokens);
         Assert.All(tokens, t => Assert.Matches(@"^op_[a-z_]+_\d+=""(\\x[0-9a-f]{2}){4}""$", t));
         // Every token is an op of some seed: the seed files are those ops, back to back.
-        var opBytes = Directory.GetFiles(seeds).SelectMany(f => File.ReadAllBytes(f).Chunk(ProgramDecoder.MaxInputBytes / ProgramDecoder.MaxOps))
+        var opBytes = Directory.GetFiles(seeds).SelectMany(f => File.ReadAllBytes(f).Chunk(ProgramDecoder.OpBytes))
             .Select(c => string.Concat(c.Select(b => $"\\x{b:x2}"))).ToHashSet();
         Assert.All(tokens, t => Assert.Contains(t[(t.IndexOf('"') + 1)..^1], opBytes));
+    }
+
+    [Fact]
+    public void The_ClusterFuzzLite_build_gives_the_op_mutator_the_decoders_op_size_and_input_limit()
+    {
+        // FuzzDriverBuild passes them from ProgramDecoder; the shell build states them.
+        string build = File.ReadAllText(Path.Combine(Repo.Root, ".clusterfuzzlite", "build.sh"));
+        Assert.Contains($"-DOP_BYTES={ProgramDecoder.OpBytes} -DMAX_INPUT={ProgramDecoder.MaxInputBytes}", build);
     }
 }

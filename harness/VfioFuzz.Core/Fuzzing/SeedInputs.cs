@@ -32,7 +32,7 @@ public static class SeedInputs
         var seen = new HashSet<string>();
         foreach (var seed in seeds)
         {
-            const int opBytes = ProgramDecoder.MaxInputBytes / ProgramDecoder.MaxOps;
+            const int opBytes = ProgramDecoder.OpBytes;
             if (seed.Bytes.Length != seed.Program.Ops.Length * opBytes) continue;   // an op the encoder could not place
             for (int i = 0; i < seed.Program.Ops.Length; i++)
             {

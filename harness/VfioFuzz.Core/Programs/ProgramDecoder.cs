@@ -13,7 +13,8 @@ namespace VfioFuzz.Programs;
 public static class ProgramDecoder
 {
     public const int MaxOps = 64;
-    const int OpBytes = 4;
+    /// <summary>Bytes per op: the opcode and three argument bytes.</summary>
+    public const int OpBytes = 4;
 
     /// <summary>How many ops the opcode byte chooses among (its value modulo this).</summary>
     public const int OpCodes = 22;
