@@ -70,7 +70,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
     /// with execs summed over restarted rounds.</summary>
     sealed class LibFuzzerStats
     {
-        long _previousRounds, _round, _cov, _corpus;
+        long _previousRounds, _round, _cov, _features, _corpus;
 
         public bool RoundEndedOnFinding { get; private set; }
 
@@ -90,6 +90,7 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
             {
                 _round = n;
                 _cov = Field(line, "cov: ") ?? _cov;
+                _features = Field(line, "ft: ") ?? _features;
                 _corpus = Field(line, "corp: ") ?? _corpus;
             }
         }
@@ -111,7 +112,9 @@ sealed class LibFuzzerEngine(FuzzDriverBuild build) : IFuzzEngine
 
         public string Line()
         {
-            lock (this) return $"cov: {_cov} corpus: {_corpus}";
+            // cov counts the bridge's own instrumented PCs (a handful); the driver's SharpFuzz
+            // counters reach libFuzzer as features (its extra counters), so ft is the coverage.
+            lock (this) return $"ft: {_features} cov: {_cov} corpus: {_corpus}";
         }
     }
 }
