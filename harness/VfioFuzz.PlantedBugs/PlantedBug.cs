@@ -117,8 +117,8 @@ public abstract class PlantedBug : VfioListener
     protected const string NicBar0 = "nic0 BAR0 mmaps[0]";
     protected const string NicBar3 = "nic0 BAR3 mmaps[0]";
 
-    /// <summary>Where HDM decoder 0 puts the DPA when committed in slot <paramref name="n"/> of the CXL window.</summary>
-    protected static ulong HdmSlot(int n) => World.CxlWindowBase + (ulong)n * HdmSpec.Granule;
+    /// <summary>Where HDM decoder 0 puts cxl0's DPA when committed in slot <paramref name="n"/> of the CXL window.</summary>
+    protected static ulong HdmSlot(int n) => Profile.VrCxlType2.Devices.Single(d => d.Id == "cxl0").Hdm!.SlotBase((ulong)n);
 
     /// <summary>The GPA of virtio-mem block <paramref name="n"/>.</summary>
     protected static ulong VmemBlock(int n) => VirtioMem.Gpa + (ulong)n * VirtioMem.BlockSize;
@@ -126,8 +126,8 @@ public abstract class PlantedBug : VfioListener
     /// <summary>Pool hotplug slot <paramref name="n"/>.</summary>
     protected static ulong HotplugSlot(int n) => World.HotplugBase + (ulong)n * World.HotplugSlot;
 
-    /// <summary>The second device's (nic0's) BAR window: the first is cxl0's.</summary>
-    protected static bool InNicWindow(ulong gpa) => gpa >= World.BarWindowBase + World.BarWindowSize;
+    /// <summary>In or above the second device's (nic0's) BAR window: the first is cxl0's.</summary>
+    protected static bool InNicWindow(ulong gpa) => gpa >= Profile.VrCxlType2.BarSlot(window: 1, slot: 0, barSize: 0);
 
     /// <summary>The machine's main RAM (not a DIMM, not virtio-mem).</summary>
     static bool IsGuestRam(in Section s) => s.Mr.Role == RegionRole.GuestRam && s.Mr.Name == "ram";

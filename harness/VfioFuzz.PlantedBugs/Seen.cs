@@ -8,9 +8,9 @@ public enum SeenKind { Add, Del, DeviceState, DirtyLog, IotlbMap, Populate }
 
 /// <summary>
 /// One thing the listener was told, reduced to what a chain step tests: the section's region
-/// (name, role, owning device) and GPA for add, del and a virtio-mem populate; the device and
-/// its new state; whether dirty logging started; for an IOTLB MAP, the IOVA and the section
-/// the entry translates to.
+/// (name, role, owning device), GPA and whether it is read-only (On) for add, del and a
+/// virtio-mem populate; the device and its new state; whether dirty logging started (On); for
+/// an IOTLB MAP, the IOVA and the section the entry translates to.
 /// </summary>
 public readonly record struct Seen(SeenKind Kind, string Region, RegionRole Role, string? Device, ulong Gpa, DeviceState State = default, bool On = false)
 {
