@@ -27,17 +27,34 @@ sealed class FuzzDriverBuild(string repoRoot)
         // not rebuild the shared driver under each other: one builds, the other waits and reuses it.
         using var exclusive = Lock();
         string stamp = Path.Combine(BuildDir, "stamp");
-        if (File.Exists(stamp) && !SourcesNewerThan(File.GetLastWriteTimeUtc(stamp))) return null;
+        if (Instrumented() is not { } instrumented)
+            return $"{CoverageVariable}={Environment.GetEnvironmentVariable(CoverageVariable)}: expected all or listener";
+        string built = string.Join(' ', instrumented);
+        if (File.Exists(stamp) && File.ReadAllText(stamp) == built && !SourcesNewerThan(File.GetLastWriteTimeUtc(stamp))) return null;
         Console.WriteLine("fuzz: building and instrumenting the fuzz driver (SharpFuzz)");
         if (Directory.Exists(BuildDir)) Directory.Delete(BuildDir, recursive: true);
         string project = Path.Combine(DriverSources, "VfioFuzz.FuzzDriver.csproj");
         if (DebianTool.Exec("dotnet", $"publish \"{project}\" -c Release -o \"{BuildDir}\" --nologo -v quiet") != 0) return "dotnet publish of the fuzz driver failed";
         if (DebianTool.Exec("dotnet", "tool restore", repoRoot) != 0) return "dotnet tool restore (sharpfuzz) failed";
-        foreach (var asm in new[] { "VfioFuzz.Core.dll", "VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll" })
+        foreach (var asm in instrumented)
             if (DebianTool.Exec("dotnet", $"sharpfuzz \"{Path.Combine(BuildDir, asm)}\"", repoRoot) != 0) return $"sharpfuzz could not instrument {asm}";
-        File.WriteAllText(stamp, DateTime.UtcNow.ToString("O"));
+        File.WriteAllText(stamp, built);
         return null;
     }
+
+    /// <summary>Names which code's branches are the engines' coverage: <c>all</c> (the harness's
+    /// Core too: World, oracles, the simulated kernel, FlatView and the decoder) or <c>listener</c>
+    /// (the listener models of targets/ and the planted bugs alone).</summary>
+    public const string CoverageVariable = "VFIO_FUZZ_COVERAGE";
+
+    /// <summary>The assemblies SharpFuzz instruments, as <see cref="CoverageVariable"/> says;
+    /// null for a value it does not know.</summary>
+    static string[]? Instrumented() => Environment.GetEnvironmentVariable(CoverageVariable) switch
+    {
+        null or "" or "all" => ["VfioFuzz.Core.dll", "VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
+        "listener" => ["VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
+        _ => null,
+    };
 
     /// <summary>Null when libfuzzer-bridge is built (after the driver), else the error.</summary>
     public string? PrepareBridge()
