@@ -68,7 +68,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
         if (!run.FirstFindingReached)
             new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
-                .Supervise(starts, DateTime.UtcNow + run.Budget, () => InstanceFiles(outDir, "crashes"), Stats, cancel);
+                .Supervise(starts, DateTime.UtcNow + run.Budget, () => EngineSupervisor.InstanceFiles(outDir, "crashes"), Stats, cancel);
         run.Progress.Print($"{Stats()} (log: {Path.Combine(outDir, "afl-fuzz.log")})");
         return new EngineOutcome(Math.Max(execs.Total, FinalStats(outDir).Execs), seed);
     }
@@ -96,13 +96,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         .Where(kv => kv.Length == 2)
         .Select(kv => (kv[0].Trim(), kv[1].Trim()));
 
-    static IEnumerable<string> InstanceFiles(string outDir, string sub) =>
-        Directory.Exists(outDir)
-            ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, sub)).Where(Directory.Exists)
-                .SelectMany(d => Directory.EnumerateFiles(d, "id:*"))
-            : [];
-
     /// <summary>Corpus, crashes and hangs, counted live from AFL++'s folders.</summary>
     static string AflFolders(string outDir) =>
-        $"corpus: {InstanceFiles(outDir, "queue").Count()} crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
+        $"corpus: {EngineSupervisor.InstanceFiles(outDir, "queue").Count()} crashes: {EngineSupervisor.InstanceFiles(outDir, "crashes").Count()} hangs: {EngineSupervisor.InstanceFiles(outDir, "hangs").Count()}";
 }

@@ -63,10 +63,11 @@ static class BenchCommand
             if ((only.Contains("afl") || only.Contains("ttff") || only.Contains("depth")) && engine!.Prepare() is { } error) return Cli.Fail(error);
             var libFuzzer = root is null ? null : new LibFuzzerEngine(new FuzzDriverBuild(root));
             if (only.Contains("depth") && libFuzzer!.Prepare() is { } libFuzzerError) return Cli.Fail(libFuzzerError);
+            var guided = root is null ? null : new GuidedEngine(new FuzzDriverBuild(root, FuzzDriverBuild.ListenerCode));
             if (only.Contains("exec")) figures.AddRange(Exec(quick ? 1 : 10));
             if (only.Contains("afl")) figures.AddRange(Afl(engine!, quick ? 3 : 30));
             if (only.Contains("ttff")) figures.AddRange(TimeToFirstFinding(engine!, runs, ttffBudget, quick));
-            if (only.Contains("depth")) figures.AddRange(Depth([engine!, libFuzzer!], runs, depthBudget, quick));
+            if (only.Contains("depth")) figures.AddRange(Depth([engine!, libFuzzer!, guided!], runs, depthBudget, quick));
             if (only.Contains("ioctl")) figures.AddRange(Ioctl(root!, quick));
         }
         catch (BenchStepException e) { return Cli.Fail(e.Message); }

@@ -81,6 +81,14 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
         }
     }
 
+    /// <summary>The `id:*` files in every instance folder's <paramref name="sub"/> (queue, crashes,
+    /// hangs): AFL++'s layout, which the guided engine keeps too.</summary>
+    public static IEnumerable<string> InstanceFiles(string outDir, string sub) =>
+        Directory.Exists(outDir)
+            ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, sub)).Where(Directory.Exists)
+                .SelectMany(d => Directory.EnumerateFiles(d, "id:*"))
+            : [];
+
     /// <summary>Findings by kind, as the progress line shows them.</summary>
     public static string FindingsSummary(Triage triage) =>
         $"findings: {triage.Findings.Count(f => !f.Known)} new, {triage.Findings.Count(f => f.Known)} known" +

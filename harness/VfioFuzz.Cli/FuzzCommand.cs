@@ -26,19 +26,19 @@ static class FuzzCommand
         var target = new Option<string>("--target") { Description = "target id, comma-separated ids, or all", DefaultValueFactory = _ => "all" };
         var profile = new Option<string>("--profile") { Description = $"the platform: {string.Join(", ", Profile.BuiltIn.Select(p => p.Name))}", DefaultValueFactory = _ => "vr-cxl-type2" };
         var kernel = new Option<string?>("--kernel") { Description = "dmabuf or no-dmabuf (default: the profile's)" };
-        var engine = new Option<string>("--engine") { Description = "afl (AFL++) or libfuzzer (libFuzzer), both coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
+        var engine = new Option<string>("--engine") { Description = "afl (AFL++), libfuzzer (libFuzzer) or guided (the driver's own loop: in-process, whole-op mutations, rarest edges first), all coverage-guided over SharpFuzz; or inprocess (seeded random smoke mode)", DefaultValueFactory = _ => "afl" };
         var jobs = new Option<int>("--jobs") { Description = "parallel campaigns: targets side by side, and engine instances (AFL++ -M/-S, libFuzzer -fork) for the rest", DefaultValueFactory = _ => 1 };
-        var backend = BackendOption.Create(" (iommufd with --engine inprocess; the afl and libfuzzer drivers run the simulator)");
+        var backend = BackendOption.Create(" (iommufd with --engine inprocess; the afl, libfuzzer and guided drivers run the simulator)");
         var differential = BackendOption.CreateDifferential();
         var container = ContainerOption.Create();
         var nightly = new Option<bool>("--nightly") { Description = "every target in turn; reports in reports/<date>/ with a new-vs-known summary.yaml" };
-        var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer: stop a campaign at its first new signature and print the time it took" };
-        var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer: continue the previous campaign's queue/corpus instead of starting over" };
+        var untilFirst = new Option<bool>("--until-first-finding") { Description = "afl, libfuzzer, guided: stop a campaign at its first new signature and print the time it took" };
+        var resume = new Option<bool>("--resume") { Description = "afl, libfuzzer, guided: continue the previous campaign's queue/corpus instead of starting over" };
         var duration = new Option<string>("--duration") { Description = "the whole command's wall-clock budget, shared by the targets: 90, 90s, 10m, 1h", DefaultValueFactory = _ => "60s" };
         var aflSync = new Option<string?>("--afl-sync") { Description = "afl: join this AFL++ sync folder, shared by several boxes (one target); see README \"Running at scale\"" };
         var aflName = new Option<string>("--afl-name") { Description = "afl with --afl-sync: this box's instance name; the box named main runs -M, the others -S", DefaultValueFactory = _ => "main" };
         var perTarget = new Option<bool>("--per-target") { Description = "--duration is each target's budget instead (the command takes about that times the rounds)" };
-        var seed = new Option<ulong?>("--seed") { Description = "inprocess: generator seed; afl: AFL++'s -s (instance i gets seed+i); default: from the clock, printed" };
+        var seed = new Option<ulong?>("--seed") { Description = "inprocess: generator seed; afl: AFL++'s -s; guided: its loop's seed (instance i gets seed+i); default: from the clock, printed" };
         var findings = new Option<string>("--findings") { Description = "where minimized reproducers go", DefaultValueFactory = _ => "corpus/findings" };
         var reports = new Option<string>("--reports") { Description = "where the YAML reports go", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("fuzz", "Fuzz targets for a time budget; minimize and save what the oracles find")
@@ -54,12 +54,12 @@ static class FuzzCommand
     {
         if (jobs < 1) return Cli.Fail($"--jobs {jobs}: must be at least 1");
         if (backendSpec != "sim" && engineName != "inprocess") return Cli.Fail($"--backend {backendSpec} needs --engine inprocess: the {engineName} driver runs the simulator");
-        if (engineName is not ("afl" or "libfuzzer" or "inprocess")) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, inprocess)");
+        if (engineName is not ("afl" or "libfuzzer" or "guided" or "inprocess")) return Cli.Fail($"unknown engine '{engineName}' (afl, libfuzzer, guided, inprocess)");
         if (!BackendOption.TryCreate(backendSpec, differential, out var chosenBackend, out var backendError)) return Cli.Fail(backendError!);
         var backend = chosenBackend!;
         if (!ContainerOption.TryParse(containerSpec, ContainerChoice.Iommufd, out var chosen, out var containerError)) return Cli.Fail(containerError!);
         var container = chosen!.Value;
-        if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl and libfuzzer engines");
+        if (untilFirst && engineName == "inprocess") return Cli.Fail("--until-first-finding is for the afl, libfuzzer and guided engines");
         if (!Duration.TryParse(durationText, out var budget, out var durationProblem)) return Cli.Fail($"--duration {durationProblem}");
         if (sync is not null && engineName != "afl") return Cli.Fail("--afl-sync is for the afl engine");
         if (sync is not null && !System.Text.RegularExpressions.Regex.IsMatch(sync.Name, "^[A-Za-z0-9_-]+$")) return Cli.Fail($"--afl-name '{sync.Name}': letters, digits, - and _ only (AFL++ instance names)");
@@ -82,7 +82,7 @@ static class FuzzCommand
             string? root = FuzzDriverBuild.FindRepoRoot();
             if (root is null) return Cli.Fail($"the {engineName} engine builds the driver from the repository: run it inside a vfio-fuzz checkout");
             var build = new FuzzDriverBuild(root);
-            engine = engineName == "afl" ? new AflEngine(build) : new LibFuzzerEngine(build);
+            engine = engineName switch { "afl" => new AflEngine(build), "libfuzzer" => new LibFuzzerEngine(build), _ => new GuidedEngine(new FuzzDriverBuild(root, FuzzDriverBuild.ListenerCode)) };
             var preparing = System.Diagnostics.Stopwatch.StartNew();
             if (engine.Prepare() is { } error) return Cli.Fail(error);
             // The one-time install and driver build is not fuzzing: the budget starts after it, and says so.

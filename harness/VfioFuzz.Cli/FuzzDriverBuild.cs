@@ -5,16 +5,23 @@ using VfioFuzz.Programs;
 namespace VfioFuzz.Cli;
 
 /// <summary>
-/// The instrumented fuzz driver both engines run: harness/VfioFuzz.FuzzDriver published to
+/// The instrumented fuzz driver the engines run: harness/VfioFuzz.FuzzDriver published to
 /// .vfio-fuzz/driver-build with Core, Targets and the planted bugs instrumented by the `sharpfuzz` dotnet tool
-/// (local tool manifest), plus libfuzzer-bridge compiled with clang-14 when libFuzzer asks.
-/// Rebuilt when the sources are newer than the build's stamp. Also writes the engines' seed
-/// inputs from corpus/seeds.
+/// (local tool manifest), or to .vfio-fuzz/driver-build-listener with Targets and the planted
+/// bugs alone (<see cref="CoverageVariable"/>, or the engine's default when it is unset), plus
+/// libfuzzer-bridge compiled with clang-14 when libFuzzer asks. Each build is rebuilt when the
+/// sources are newer than its stamp. Also writes the engines' seed inputs from corpus/seeds.
 /// </summary>
-sealed class FuzzDriverBuild(string repoRoot)
+sealed class FuzzDriverBuild(string repoRoot, string defaultCoverage = FuzzDriverBuild.AllCode)
 {
+    public const string AllCode = "all", ListenerCode = "listener";
+
     public string WorkDir => Path.Combine(repoRoot, ".vfio-fuzz");
-    string BuildDir => Path.Combine(WorkDir, "driver-build");
+
+    // Set and valid, the variable wins; unset, the engine's default.
+    readonly string _coverage = Environment.GetEnvironmentVariable(CoverageVariable) is { Length: > 0 } chosen ? chosen : defaultCoverage;
+
+    string BuildDir => Path.Combine(WorkDir, _coverage == ListenerCode ? "driver-build-listener" : "driver-build");
     string DriverSources => Path.Combine(repoRoot, "harness", "VfioFuzz.FuzzDriver");
 
     public string DriverDll => Path.Combine(BuildDir, "VfioFuzz.FuzzDriver.dll");
@@ -28,7 +35,7 @@ sealed class FuzzDriverBuild(string repoRoot)
         using var exclusive = Lock();
         string stamp = Path.Combine(BuildDir, "stamp");
         if (Instrumented() is not { } instrumented)
-            return $"{CoverageVariable}={Environment.GetEnvironmentVariable(CoverageVariable)}: expected all or listener";
+            return $"{CoverageVariable}={_coverage}: expected {AllCode} or {ListenerCode}";
         string built = string.Join(' ', instrumented);
         if (File.Exists(stamp) && File.ReadAllText(stamp) == built && !SourcesNewerThan(File.GetLastWriteTimeUtc(stamp))) return null;
         Console.WriteLine("fuzz: building and instrumenting the fuzz driver (SharpFuzz)");
@@ -43,16 +50,17 @@ sealed class FuzzDriverBuild(string repoRoot)
     }
 
     /// <summary>Names which code's branches are the engines' coverage: <c>all</c> (the harness's
-    /// Core too: World, oracles, the simulated kernel, FlatView and the decoder) or <c>listener</c>
-    /// (the listener models of targets/ and the planted bugs alone).</summary>
+    /// Core too: World, oracles, the simulated kernel, FlatView and the decoder; AFL++'s and
+    /// libFuzzer's default) or <c>listener</c> (the listener models of targets/ and the planted
+    /// bugs alone; the guided engine's default).</summary>
     public const string CoverageVariable = "VFIO_FUZZ_COVERAGE";
 
     /// <summary>The assemblies SharpFuzz instruments, as <see cref="CoverageVariable"/> says;
     /// null for a value it does not know.</summary>
-    static string[]? Instrumented() => Environment.GetEnvironmentVariable(CoverageVariable) switch
+    string[]? Instrumented() => _coverage switch
     {
-        null or "" or "all" => ["VfioFuzz.Core.dll", "VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
-        "listener" => ["VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
+        AllCode => ["VfioFuzz.Core.dll", "VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
+        ListenerCode => ["VfioFuzz.Targets.dll", "VfioFuzz.PlantedBugs.dll"],
         _ => null,
     };
 

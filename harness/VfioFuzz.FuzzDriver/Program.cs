@@ -8,6 +8,7 @@ using VfioFuzz.Running;
 using VfioFuzz.Targets;
 
 // Usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]
+//        VfioFuzz.FuzzDriver --guided OUT-DIR SEEDS-DIR SEED SECONDS TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]
 // Each input is decoded (the decoder is total) and run; a finding whose signature is not
 // known is thrown so the engine saves the input as a crash. Known = given on the command
 // line, or produced by the empty program (a boot-time finding would make every input crash).
@@ -15,9 +16,11 @@ using VfioFuzz.Targets;
 // bug, as Magma's canaries work): an input that shows another bug stays an ordinary input
 // the engine can queue and extend, instead of a dead end in crashes/.
 // The per-program watchdog is left to the engine's own timeout (afl-fuzz -t, libFuzzer
-// -timeout), which reports a hang.
+// -timeout), which reports a hang; the guided loop, with no process around it, uses the runner's.
 // Under libfuzzer-bridge (which sets __LIBFUZZER_SHM_ID) SharpFuzz's libFuzzer runner is
-// used; otherwise its AFL++ out-of-process runner.
+// used; with --guided the driver's own coverage-guided loop (GuidedRun); otherwise SharpFuzz's
+// AFL++ out-of-process runner.
+if (args.Length > 0 && args[0] == "--guided") return GuidedRun.Run(args[1..], a => new Harness(a, GuidedRun.Watchdog));
 if (args.Length is < 3 or > 4)
 {
     Console.Error.WriteLine("usage: VfioFuzz.FuzzDriver TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]");
@@ -28,13 +31,13 @@ if (args.Length is < 3 or > 4)
 Harness? harness = null;
 if (Environment.GetEnvironmentVariable("__LIBFUZZER_SHM_ID") is not null)
 {
-    Fuzzer.LibFuzzer.Run(input => (harness ??= new Harness(args)).Execute(input));
+    Fuzzer.LibFuzzer.Run(input => (harness ??= new Harness(args, TimeSpan.MaxValue)).Execute(input));
     return 0;
 }
 var buffer = new byte[ProgramDecoder.MaxInputBytes];
 Fuzzer.OutOfProcess.Run(stream =>
 {
-    harness ??= new Harness(args);
+    harness ??= new Harness(args, TimeSpan.MaxValue);
     int length = 0, read;
     while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0) length += read;
     harness.Execute(buffer.AsSpan(0, length));
@@ -47,7 +50,7 @@ sealed class Harness
     readonly ProgramRunner _runner;
     readonly CrashRule _crash;
 
-    public Harness(string[] args)
+    public Harness(string[] args, TimeSpan watchdog)
     {
         // The targets users fuzz, and the bench's planted bugs (its depth section runs them).
         var catalog = new TargetCatalog(typeof(Qemu110).Assembly, typeof(PlantedBug).Assembly);
@@ -56,7 +59,7 @@ sealed class Harness
         _profile = Profile.Resolve(args[1], args[2] == "default" ? null : args[2]);
         var container = ContainerNames.TryParse(Environment.GetEnvironmentVariable(ContainerNames.Variable) ?? "iommufd", out var c)
             ? c : throw new ArgumentException($"{ContainerNames.Variable}: unknown container (iommufd, type1, both)");
-        _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: TimeSpan.MaxValue, Container: container));
+        _runner = new ProgramRunner(_profile, () => catalog.Create(targetId), new RunOptions(Watchdog: watchdog, Container: container));
         _crash = Environment.GetEnvironmentVariable(CrashRule.OnlySignatureVariable) is { Length: > 0 } only
             ? CrashRule.Only(only)
             : CrashRule.Unknown((args.Length == 4 ? args[3].Split(',', StringSplitOptions.RemoveEmptyEntries) : [])
@@ -70,12 +73,19 @@ sealed class Harness
 
     public void Execute(ReadOnlySpan<byte> input)
     {
+        if (Crash(input) is { } signature) throw new OracleFindingException(signature);
+    }
+
+    /// <summary>Runs the input; the signature of the first finding that is a crash, or null.</summary>
+    public string? Crash(ReadOnlySpan<byte> input)
+    {
         _counter?.Increment();
         // The runner decodes as it runs; bytes past the last op that can matter are ignored.
         int length = Math.Min(input.Length, _input.Length);
         input[..length].CopyTo(_input);
         foreach (var f in _runner.Run(_input.AsMemory(0, length), out _).Findings)
-            if (_crash.IsCrash(f.Signature)) throw new OracleFindingException(f.Signature);
+            if (_crash.IsCrash(f.Signature)) return f.Signature;
+        return null;
     }
 }
 

@@ -81,15 +81,22 @@ public sealed class FlatView
     /// <summary>The section covering a GPA, if any.</summary>
     public Section? Find(ulong gpa)
     {
-        int lo = 0, hi = Sections.Length - 1;
-        while (lo <= hi)
+        int at = FirstEndingAfter(gpa);
+        return at < Sections.Length && Sections[at].Gpa <= gpa ? Sections[at] : null;
+    }
+
+    /// <summary>The index of the first section that ends above <paramref name="gpa"/> (the
+    /// sections are in address order and never overlap), or the count when none does: where a
+    /// walk over the sections meeting [gpa, ...) starts.</summary>
+    public int FirstEndingAfter(ulong gpa)
+    {
+        int lo = 0, hi = Sections.Length;
+        while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            var s = Sections[mid];
-            if (gpa < s.Gpa) hi = mid - 1;
-            else if (!s.Contains(gpa)) lo = mid + 1;
-            else return s;
+            if (Sections[mid].End <= gpa) lo = mid + 1;
+            else hi = mid;
         }
-        return null;
+        return lo;
     }
 }

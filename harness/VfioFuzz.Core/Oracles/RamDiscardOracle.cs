@@ -98,10 +98,12 @@ public sealed class RamDiscardOracle : Oracle
     {
         ulong iova = VirtioMem.Gpa + (ulong)block * VirtioMem.BlockSize;
         UInt128 end = (UInt128)iova + VirtioMem.BlockSize;
-        foreach (var s in ctx.World.View.Sections)
+        var sections = ctx.World.View.Sections;
+        for (int i = ctx.World.View.FirstEndingAfter(iova); i < sections.Length; i++)
         {
+            var s = sections[i];
             if (s.Gpa >= end) break;
-            if (s.End <= iova || !ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region)) continue;
+            if (!ReferenceEquals(s.Mr, ctx.World.VirtioMem.Region)) continue;
             ulong from = Math.Max(s.Gpa, iova);
             UInt128 to = UInt128.Min(s.End, end);
             if (populated && !ctx.Covered(from, (ulong)(to - from)))

@@ -6,7 +6,15 @@ namespace VfioFuzz.Reports;
 /// temporary file is left behind.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string text)
+    public static void WriteAllText(string path, string text) => Write(path, stream =>
+    {
+        using var writer = new StreamWriter(stream, leaveOpen: true);   // the stream is flushed to disk after
+        writer.Write(text);
+    });
+
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
+    static void Write(string path, Action<Stream> write)
     {
         if (Directory.Exists(path)) throw new InputException($"{path}: is a directory; cannot write a file there");
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -15,10 +23,8 @@ public static class AtomicFile
         {
             Directory.CreateDirectory(dir);
             using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            using (var writer = new StreamWriter(stream))
             {
-                writer.Write(text);
-                writer.Flush();
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);

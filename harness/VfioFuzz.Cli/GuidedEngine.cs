@@ -1,0 +1,63 @@
+using System.Diagnostics;
+
+namespace VfioFuzz.Cli;
+
+/// <summary>
+/// The fuzz driver's own coverage-guided loop (`--guided`, GuidedLoop.cs in the driver): the
+/// same SharpFuzz instrumentation as AFL++ and libFuzzer read, but every input runs in the
+/// driver's process (no fork server, no input file), it mutates whole ops, and it gives most
+/// executions to the entries that reach the rarest edges. Layout under
+/// .vfio-fuzz/guided/&lt;target&gt;-&lt;profile&gt;-&lt;kernel&gt;/: one folder per instance (i0, i1, ...)
+/// with queue/ (kept for --resume), crashes/ and guided.log. Instances do not share their queues
+/// while they run; a resumed instance starts from every instance's queue.
+/// </summary>
+sealed class GuidedEngine(FuzzDriverBuild build) : IFuzzEngine
+{
+    public string Name => "guided";
+
+    public string? Prepare() => build.PrepareDriver();
+
+    public EngineOutcome Run(EngineRun run, CancellationToken cancel)
+    {
+        string dir = Path.Combine(build.WorkDir, "guided", run.Slug);
+        using var busy = CampaignLock.Acquire(dir);
+        if (!run.Resume && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        string seeds = Path.Combine(build.WorkDir, "seeds", Name, run.BoxSlug);
+        var (seedCount, _) = build.WriteSeeds(seeds, run.Profile);
+        ulong seed = run.Seed ?? (ulong)Random.Shared.NextInt64(1, int.MaxValue);
+        Console.WriteLine($"[{run.TargetId}] guided: seed {seed}, {run.Instances} instance(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
+        run.TriageStart(Directory.GetFiles(seeds));
+        string known = string.Join(",", run.WriteKnown(Path.Combine(build.WorkDir, "known", run.BoxSlug + ".txt")));
+
+        // A resumed instance also starts from the other instances' queues: the seeds folder
+        // gets a copy of each (names kept apart by instance).
+        foreach (var queue in Directory.Exists(dir) ? Directory.GetDirectories(dir).Select(d => Path.Combine(d, "queue")).Where(Directory.Exists) : [])
+            foreach (var file in Directory.GetFiles(queue))
+                File.Copy(file, Path.Combine(seeds, $"{Path.GetFileName(Path.GetDirectoryName(queue))}-{Path.GetFileName(file).Replace(':', '_')}"), overwrite: true);
+
+        var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.BoxSlug));
+        var status = new string[run.Instances];
+        var starts = Enumerable.Range(0, run.Instances).Select(i =>
+        {
+            var psi = new ProcessStartInfo("dotnet");
+            foreach (var a in new[] { build.DriverDll, "--guided", Path.Combine(dir, $"i{i}"), seeds, (seed + (ulong)i).ToString(),
+                         ((int)Math.Max(1, run.Budget.TotalSeconds)).ToString(), run.TargetId, run.Profile.Name, run.Kernel, known })
+                psi.ArgumentList.Add(a);
+            run.SetDriverCrashRule(psi);
+            execs.Export(psi);
+            return psi;
+        }).ToArray();
+        Directory.CreateDirectory(dir);
+
+        var clock = Stopwatch.StartNew();
+        string Stats() => $"[{run.TargetId}] guided {execs.Line()} {Summary(dir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
+                          $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
+        string log = Path.Combine(dir, "guided.log");
+        if (!run.FirstFindingReached)
+            new EngineSupervisor(run, log).Supervise(starts, DateTime.UtcNow + run.Budget, () => EngineSupervisor.InstanceFiles(dir, "crashes"), Stats, cancel);
+        run.Progress.Print($"{Stats()} (log: {log})");
+        return new EngineOutcome(execs.Total, seed);
+    }
+
+    static string Summary(string dir) => $"corpus: {EngineSupervisor.InstanceFiles(dir, "queue").Count()} crashes: {EngineSupervisor.InstanceFiles(dir, "crashes").Count()}";
+}
