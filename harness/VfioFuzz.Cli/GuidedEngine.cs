@@ -8,8 +8,9 @@ namespace VfioFuzz.Cli;
 /// driver's process (no fork server, no input file), it mutates whole ops, and it gives most
 /// executions to the entries that reach the rarest edges. Layout under
 /// .vfio-fuzz/guided/&lt;target&gt;-&lt;profile&gt;-&lt;kernel&gt;/: one folder per instance (i0, i1, ...)
-/// with queue/ (kept for --resume), crashes/ and guided.log. Instances do not share their queues
-/// while they run; a resumed instance starts from every instance's queue.
+/// with queue/ (kept for --resume) and crashes/, and guided.log. Each instance takes in what the
+/// others kept at its start and every 10 s (the driver's GuidedSync), so a resumed campaign starts
+/// every instance from all queues.
 /// </summary>
 sealed class GuidedEngine(FuzzDriverBuild build) : IFuzzEngine
 {
@@ -28,12 +29,6 @@ sealed class GuidedEngine(FuzzDriverBuild build) : IFuzzEngine
         Console.WriteLine($"[{run.TargetId}] guided: seed {seed}, {run.Instances} instance(s), {seedCount} seed(s) from corpus/seeds, output {dir}");
         run.TriageStart(Directory.GetFiles(seeds));
         string known = string.Join(",", run.WriteKnown(Path.Combine(build.WorkDir, "known", run.BoxSlug + ".txt")));
-
-        // A resumed instance also starts from the other instances' queues: the seeds folder
-        // gets a copy of each (names kept apart by instance).
-        foreach (var queue in Directory.Exists(dir) ? Directory.GetDirectories(dir).Select(d => Path.Combine(d, "queue")).Where(Directory.Exists) : [])
-            foreach (var file in Directory.GetFiles(queue))
-                File.Copy(file, Path.Combine(seeds, $"{Path.GetFileName(Path.GetDirectoryName(queue))}-{Path.GetFileName(file).Replace(':', '_')}"), overwrite: true);
 
         var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.BoxSlug));
         var status = new string[run.Instances];

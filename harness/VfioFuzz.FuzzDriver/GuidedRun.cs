@@ -9,7 +9,9 @@ using VfioFuzz.Reports;
 /// layout is AFL++'s, so the CLI reads it the same way: OUT/queue/id:N (inputs kept for new
 /// coverage), OUT/crashes/id:N,sig:S,execs:E (an input showing a crash signature, one file per
 /// signature and run), and a status line on stdout once a second. With VFIO_FUZZ_MAX_EXECS set
-/// it stops after that many executions.
+/// it stops after that many executions. OUT's siblings are the campaign's other instances: their
+/// queues are taken in at the start and every 10 s (GuidedSync), kept ones named `sync:<instance>`;
+/// a single instance has none, so its run depends on its seed alone.
 /// </summary>
 static class GuidedRun
 {
@@ -20,6 +22,10 @@ static class GuidedRun
     /// <summary>Stops the loop after this many executions (as libFuzzer's -runs=N), so a run is
     /// reproducible to the execution whatever the machine's speed.</summary>
     public const string MaxExecsVariable = "VFIO_FUZZ_MAX_EXECS";
+
+    /// <summary>How often an instance takes in what the campaign's other instances kept
+    /// (<see cref="GuidedSync"/>): also once at its start.</summary>
+    static readonly TimeSpan SyncEvery = TimeSpan.FromSeconds(10);
 
     public static int Run(string[] args, Func<string[], Harness> createHarness)
     {
@@ -47,26 +53,40 @@ static class GuidedRun
                 AtomicFile.WriteAllBytes(Path.Combine(crashDir, $"id:{crashes++:D6},sig:{signature.Replace('/', '_').Replace(',', '_')},execs:{loop.Execs + 1}"), input);
             return true;
         }
-        void Keep(int before, byte[] input)
+        // Offers an input; writes it to queue/ when the loop kept it, named by the execution that
+        // made it or the instance it came from.
+        void Offer(byte[] input, string? syncedFrom = null)
         {
+            int before = loop.QueueSize;
+            loop.Offer(input, Execute);
             if (loop.QueueSize <= before) return;
             // Renamed into place (never seen half-written) but not flushed to disk: an entry lost
             // to a power cut costs nothing, and an fsync per entry cost seconds early in a run.
-            string path = Path.Combine(queueDir, $"id:{kept++:D6},execs:{loop.Execs}"), temp = Path.Combine(outDir, ".queue-entry");
+            string path = Path.Combine(queueDir, $"id:{kept++:D6},{(syncedFrom is null ? $"execs:{loop.Execs}" : $"sync:{syncedFrom}")}"), temp = Path.Combine(outDir, ".queue-entry");
             File.WriteAllBytes(temp, input);
             File.Move(temp, path);
+        }
+        var sync = new GuidedSync(outDir);
+        void Import()
+        {
+            foreach (var (from, input) in sync.NewEntries()) Offer(PadToOps(input), from);
         }
 
         long maxExecs = long.TryParse(Environment.GetEnvironmentVariable(MaxExecsVariable), out var cap) ? cap : long.MaxValue;
         var clock = Stopwatch.StartNew();
         var nextStatus = TimeSpan.Zero;
+        var nextSync = SyncEvery;
         foreach (var input in starts) loop.Offer(input, Execute);   // a start already in queue/ is kept again only if new here: not rewritten
+        Import();
         while (clock.Elapsed.TotalSeconds < seconds && loop.Execs < maxExecs)
         {
-            int before = loop.QueueSize;
             var input = loop.Next();
-            loop.Offer(input, Execute);
-            Keep(before, input);
+            Offer(input);
+            if (clock.Elapsed >= nextSync)
+            {
+                Import();
+                nextSync = clock.Elapsed + SyncEvery;
+            }
             if (clock.Elapsed >= nextStatus)
             {
                 Console.WriteLine($"guided: execs {loop.Execs} exec/s {loop.Execs / Math.Max(1e-3, clock.Elapsed.TotalSeconds):0} queue {loop.QueueSize} edges {loop.Edges} crashes {crashes}");

@@ -48,16 +48,30 @@ public sealed class GuidedEngineTests() : TempFolder("guided")
     {
         // Measured: seed 1 shows it after about 40,000 executions; pure random programs took
         // 780,140 (README, bench depth). 150,000 leaves room for another instrumentation's edge ids.
-        var files = Guided("hdm", "planted-hdm-slot-walk", seed: 1, maxExecs: 150_000, onlySignature: "missing-stage2:guest-ram");
+        var files = Guided(Path.Combine("hdm", "i0"), "planted-hdm-slot-walk", seed: 1, maxExecs: 150_000, onlySignature: "missing-stage2:guest-ram");
         Assert.Contains(files, f => f.StartsWith("crashes/id:000000,sig:missing-stage2:guest-ram,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_instance_takes_in_what_the_campaigns_other_instances_kept()
+    {
+        var first = Guided(Path.Combine("campaign", "i0"), "qemu-11.0", seed: 5, maxExecs: 2000);
+        // One execution's cap: the second instance only takes in the first's queue, at its start.
+        var second = Guided(Path.Combine("campaign", "i1"), "qemu-11.0", seed: 6, maxExecs: 1);
+        int kept = first.Count(f => f.StartsWith("queue/", StringComparison.Ordinal));
+        int imported = second.Count(f => f.StartsWith("queue/", StringComparison.Ordinal) && f.Contains(",sync:i0 ", StringComparison.Ordinal));
+        Assert.True(kept > 10, $"the first instance kept {kept} inputs in 2000 executions");
+        // Not all: an entry whose novelty was a hit-count bucket of another's may show nothing new here.
+        Assert.True(imported > kept / 2, $"the second instance kept {imported} of the first's {kept} entries");
     }
 
     [Fact]
     public void The_same_seed_keeps_the_same_inputs_in_the_same_order()
     {
-        var first = Guided("a", "qemu-11.0", seed: 5, maxExecs: 3000);
-        var second = Guided("b", "qemu-11.0", seed: 5, maxExecs: 3000);
-        var other = Guided("c", "qemu-11.0", seed: 6, maxExecs: 3000);
+        // Each its own campaign: instances of one campaign take in each other's queues.
+        var first = Guided(Path.Combine("a", "i0"), "qemu-11.0", seed: 5, maxExecs: 3000);
+        var second = Guided(Path.Combine("b", "i0"), "qemu-11.0", seed: 5, maxExecs: 3000);
+        var other = Guided(Path.Combine("c", "i0"), "qemu-11.0", seed: 6, maxExecs: 3000);
         Assert.True(first.Length > 10, $"only {first.Length} inputs kept in 3000 executions");
         Assert.Equal(first, second);
         Assert.NotEqual(first, other);
