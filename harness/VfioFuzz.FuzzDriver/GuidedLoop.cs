@@ -11,12 +11,14 @@ using VfioFuzz.Programs;
 /// - an input is kept when it hits an edge, or an edge's hit-count bucket (1, 2, 3, 4-7, 8-15,
 ///   16-31, 32-127, 128+), no earlier execution hit;
 /// - the next input to mutate is drawn with weight 1/h, h the number of executions that have
-///   hit the rarest edge of the entry (FairFuzz's rare-branch idea, AFLFast's "rare"
-///   schedule): an entry that reaches a step of a chain nothing else reached gets most of the
-///   executions until another entry gets further;
+///   hit the entry's rarest edge (the edge of it the fewest executions had hit when it was
+///   kept; FairFuzz's rare-branch idea, AFLFast's "rare" schedule): an entry that reaches a
+///   step of a chain nothing else reached gets most of the executions until another entry
+///   gets further, and less as its own mutations hit that edge;
 /// - mutations work on whole 4-byte ops (ProgramDecoder.OpBytes), because the decoder resolves
 ///   each op against the ops before it: appending an op keeps the whole program, while a byte
-///   inserted in the middle re-decodes every op after it. Half the mutations append.
+///   inserted in the middle re-decodes every op after it. Half the mutations append; one new
+///   op in four is one of the seeds' ops (the engines' op dictionary), the rest random bytes.
 /// Deterministic for a seed (single thread, no clock in any choice).
 /// </summary>
 sealed unsafe class GuidedLoop : IDisposable
