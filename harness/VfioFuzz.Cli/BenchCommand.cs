@@ -29,6 +29,9 @@ static class BenchCommand
 {
     static readonly string[] Sections = ["exec", "afl", "ttff", "depth", "ioctl"];
 
+    // The coverage-guided engines the depth section can race against random programs (fuzz's --engine names).
+    static readonly string[] DepthEngines = ["afl", "libfuzzer", "guided"];
+
     public static Command Create()
     {
         var quick = new Option<bool>("--quick") { Description = "a few seconds in all (CI): 1 s of execs, 3 s of AFL++, one run of one seed bug, no kernel lab" };
@@ -36,17 +39,21 @@ static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "runs per bug and engine in ttff and depth (seeds 1..N)", DefaultValueFactory = _ => 5 };
         var ttffBudget = new Option<string>("--ttff-budget") { Description = "cap per time-to-first-finding run", DefaultValueFactory = _ => "60s" };
         var depthBudget = new Option<string>("--depth-budget") { Description = "cap per deep-bug run (each planted bug, each engine)", DefaultValueFactory = _ => "60s" };
+        var depthEngines = new Option<string>("--depth-engines") { Description = "comma-separated guided engines the depth section runs beside random programs: afl, libfuzzer, guided", DefaultValueFactory = _ => string.Join(",", DepthEngines) };
         var reports = new Option<string>("--reports") { Description = "where bench-<time>.yaml goes", DefaultValueFactory = _ => "reports" };
         var cmd = new Command("bench", "Measure throughput, time-to-first-finding and the real backend's ioctl cost, each with a ratio")
-            { quick, only, runs, ttffBudget, depthBudget, reports };
-        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(only)!, r.GetValue(runs), r.GetValue(ttffBudget)!, r.GetValue(depthBudget)!, r.GetValue(reports)!));
+            { quick, only, runs, ttffBudget, depthBudget, depthEngines, reports };
+        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(only)!, r.GetValue(runs), r.GetValue(ttffBudget)!, r.GetValue(depthBudget)!, r.GetValue(depthEngines)!, r.GetValue(reports)!));
         return cmd;
     }
 
-    static int Run(bool quick, string onlyText, int runs, string ttffBudgetText, string depthBudgetText, string reportsDir)
+    static int Run(bool quick, string onlyText, int runs, string ttffBudgetText, string depthBudgetText, string depthEnginesText, string reportsDir)
     {
         var only = onlyText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         if (only.FirstOrDefault(s => !Sections.Contains(s)) is { } unknown) return Cli.Fail($"--only: unknown section '{unknown}' ({string.Join(", ", Sections)})");
+        var racing = depthEnginesText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        if (racing.FirstOrDefault(e => !DepthEngines.Contains(e)) is { } unknownEngine) return Cli.Fail($"--depth-engines: unknown engine '{unknownEngine}' ({string.Join(", ", DepthEngines)})");
+        if (racing.Count == 0) return Cli.Fail($"--depth-engines: name at least one of {string.Join(", ", DepthEngines)}");
         if (runs < 1) return Cli.Fail($"--runs {runs}: must be at least 1");
         if (!Duration.TryParse(ttffBudgetText, out var ttffBudget, out var durationProblem)) return Cli.Fail($"--ttff-budget {durationProblem}");
         if (!Duration.TryParse(depthBudgetText, out var depthBudget, out durationProblem)) return Cli.Fail($"--depth-budget {durationProblem}");
@@ -60,14 +67,24 @@ static class BenchCommand
         try
         {
             var engine = root is null ? null : new AflEngine(new FuzzDriverBuild(root));
-            if ((only.Contains("afl") || only.Contains("ttff") || only.Contains("depth")) && engine!.Prepare() is { } error) return Cli.Fail(error);
-            var libFuzzer = root is null ? null : new LibFuzzerEngine(new FuzzDriverBuild(root));
-            if (only.Contains("depth") && libFuzzer!.Prepare() is { } libFuzzerError) return Cli.Fail(libFuzzerError);
-            var guided = root is null ? null : new GuidedEngine(new FuzzDriverBuild(root, FuzzDriverBuild.ListenerCode));
+            if ((only.Contains("afl") || only.Contains("ttff")) && engine!.Prepare() is { } error) return Cli.Fail(error);
+            var racers = new List<IFuzzEngine>();
+            if (only.Contains("depth"))
+                foreach (var name in DepthEngines.Where(racing.Contains))
+                {
+                    IFuzzEngine racer = name switch
+                    {
+                        "afl" => engine!,
+                        "libfuzzer" => new LibFuzzerEngine(new FuzzDriverBuild(root!)),
+                        _ => new GuidedEngine(new FuzzDriverBuild(root!, FuzzDriverBuild.ListenerCode)),
+                    };
+                    if (racer.Prepare() is { } racerError) return Cli.Fail(racerError);
+                    racers.Add(racer);
+                }
             if (only.Contains("exec")) figures.AddRange(Exec(quick ? 1 : 10));
             if (only.Contains("afl")) figures.AddRange(Afl(engine!, quick ? 3 : 30));
             if (only.Contains("ttff")) figures.AddRange(TimeToFirstFinding(engine!, runs, ttffBudget, quick));
-            if (only.Contains("depth")) figures.AddRange(Depth([engine!, libFuzzer!, guided!], runs, depthBudget, quick));
+            if (only.Contains("depth")) figures.AddRange(Depth(racers, runs, depthBudget, quick));
             if (only.Contains("ioctl")) figures.AddRange(Ioctl(root!, quick));
         }
         catch (BenchStepException e) { return Cli.Fail(e.Message); }

@@ -53,6 +53,8 @@ public sealed class ExitCodeTests() : TempFolder("exit")
     [InlineData("realqemu on a missing path", "realqemu corpus/realqemu/no-such.yaml", "no-such.yaml: no such file")]
     [InlineData("differential on the simulator", "fuzz --engine inprocess --differential", "--differential compares the real kernel with the simulator: give --backend iommufd")]
     [InlineData("realqemu with no nested-machine program", "realqemu corpus/bugs", "no program of a nested machine's profile (q35-mbochs, q35-edu)")]
+    [InlineData("unknown depth engine", "bench --only depth --depth-engines afl,bogus", "--depth-engines: unknown engine 'bogus' (afl, libfuzzer, guided)")]
+    [InlineData("unknown fuzz engine", "fuzz --engine bogus", "unknown engine 'bogus' (afl, libfuzzer, guided, inprocess)")]
     public void Bad_command_lines_are_one_line_and_exit_2(string why, string args, string expected)
     {
         _ = why;
