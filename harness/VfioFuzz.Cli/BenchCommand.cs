@@ -214,7 +214,7 @@ static class BenchCommand
             yield return new BenchFigure($"deep bug {bug.Info.Id} ({bug.Reproducer.Ops.Length} ops, {bug.Depth} steps)",
                 string.Join(", ", hunts.Where(kv => kv.Key != RandomEngine).Select(kv => $"{kv.Key} {kv.Value.Summary(budget)}")),
                 $"pure random: {random.Summary(budget)}", bestGuided > 0 ? random.Median(budget) / bestGuided : null, "-", null,
-                $"median executions: {string.Join(", ", hunts.Select(kv => $"{kv.Key} {kv.Value.MedianExecs}"))} (libFuzzer's crash files do not name theirs); " +
+                $"median executions: {string.Join(", ", hunts.Select(kv => $"{kv.Key} {kv.Value.MedianExecs}"))}{(engines.Any(e => e is LibFuzzerEngine) ? " (libFuzzer's crash files do not name theirs)" : "")}; " +
                 "found = in at least half the runs; a run that did not find it counts as the cap");
         }
         int randomFound = found.GetValueOrDefault(RandomEngine);
