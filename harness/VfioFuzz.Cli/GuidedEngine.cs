@@ -31,7 +31,6 @@ sealed class GuidedEngine(FuzzDriverBuild build) : IFuzzEngine
         string known = string.Join(",", run.WriteKnown(Path.Combine(build.WorkDir, "known", run.BoxSlug + ".txt")));
 
         var execs = new LiveExecs(Path.Combine(build.WorkDir, "execs", run.BoxSlug));
-        var status = new string[run.Instances];
         var starts = Enumerable.Range(0, run.Instances).Select(i =>
         {
             var psi = new ProcessStartInfo("dotnet");
