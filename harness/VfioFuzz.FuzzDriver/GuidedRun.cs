@@ -38,12 +38,13 @@ static class GuidedRun
         Directory.CreateDirectory(queueDir);
         Directory.CreateDirectory(crashDir);
         // Missing bytes decode as zero, so padding to whole ops changes no program.
-        var starts = Files(args[1]).Concat(Files(queueDir)).Select(PadToOps).ToList();
+        // queue/ and crashes/ count their id:* files only: an atomic write killed half-way leaves a temporary beside them.
+        var starts = Files(args[1], "*").Concat(Files(queueDir, "id:*")).Select(PadToOps).ToList();
         var dictionary = starts.SelectMany(Ops).DistinctBy(Convert.ToHexString).ToList();
 
         using var loop = new GuidedLoop(seed, dictionary);
         var harness = createHarness(args[4..]);   // instrumented code runs only once the loop owns the map
-        int kept = Directory.GetFiles(queueDir).Length, crashes = Directory.GetFiles(crashDir).Length;
+        int kept = Directory.GetFiles(queueDir, "id:*").Length, crashes = Directory.GetFiles(crashDir, "id:*").Length;
         var crashed = new HashSet<string>();
         bool Execute(byte[] input)
         {
@@ -60,11 +61,9 @@ static class GuidedRun
             int before = loop.QueueSize;
             loop.Offer(input, Execute);
             if (loop.QueueSize <= before) return;
-            // Renamed into place (never seen half-written) but not flushed to disk: an entry lost
-            // to a power cut costs nothing, and an fsync per entry cost seconds early in a run.
-            string path = Path.Combine(queueDir, $"id:{kept++:D6},{(syncedFrom is null ? $"execs:{loop.Execs}" : $"sync:{syncedFrom}")}"), temp = Path.Combine(outDir, ".queue-entry");
-            File.WriteAllBytes(temp, input);
-            File.Move(temp, path);
+            // Not flushed to disk: an entry lost to a power cut costs nothing, and an fsync per
+            // entry cost seconds early in a run.
+            AtomicFile.WriteAllBytes(Path.Combine(queueDir, $"id:{kept++:D6},{(syncedFrom is null ? $"execs:{loop.Execs}" : $"sync:{syncedFrom}")}"), input, durable: false);
         }
         var sync = new GuidedSync(outDir);
         void Import()
@@ -97,8 +96,8 @@ static class GuidedRun
         return 0;
     }
 
-    static IEnumerable<byte[]> Files(string dir) =>
-        Directory.Exists(dir) ? Directory.GetFiles(dir).Order(StringComparer.Ordinal).Select(File.ReadAllBytes) : [];
+    static IEnumerable<byte[]> Files(string dir, string pattern) =>
+        Directory.Exists(dir) ? Directory.GetFiles(dir, pattern).Order(StringComparer.Ordinal).Select(File.ReadAllBytes) : [];
 
     static byte[] PadToOps(byte[] input)
     {
