@@ -51,31 +51,46 @@ public sealed class FlatView
     }
 
     /// <summary>The sections of this view that <paramref name="other"/> does not have (as
-    /// FlatRanges: same region, address, size, offset, readonly), in address order, without
-    /// allocating. Both are sorted by GPA and a kept section keeps its GPA, so one merge walk
-    /// finds them: the runner's region_del/region_add sets, and the oracles' new sections.</summary>
-    public SectionsNotIn NotIn(FlatView other) => new(Sections, other.Sections);
-
-    public struct SectionsNotIn(ImmutableArray<Section> from, ImmutableArray<Section> other)
+    /// FlatRanges: same region, address, size, offset, readonly), in address order: the
+    /// runner's region_del/region_add sets, and the oracles' new sections. Both are sorted by
+    /// GPA and a kept section keeps its GPA, so one merge walk finds them; the walk's answer is
+    /// kept with this view, per other view, because a World's views come from its cache and
+    /// the same pairs recur all the time (a BAR sized, moved back, toggled; every run's
+    /// registration and teardown), so each pair is walked once per World.</summary>
+    public ReadOnlySpan<Section> NotIn(FlatView other)
     {
-        int _i = -1, _j;
-
-        public readonly Section Current => from[_i];
-
-        public readonly SectionsNotIn GetEnumerator() => this;
-
-        public bool MoveNext()
+        if (Sections.IsEmpty || ReferenceEquals(other, this)) return [];
+        if (other.Sections.IsEmpty) return Sections.AsSpan();
+        // Views are shared only with the runs of one World, one at a time; the lock is for a
+        // World handed to another thread between runs (uncontended).
+        lock (_notIn)
         {
-            while (++_i < from.Length)
-            {
-                var s = from[_i];
-                while (_j < other.Length && other[_j].Gpa < s.Gpa) _j++;
-                bool kept = false;
-                for (int k = _j; k < other.Length && other[k].Gpa == s.Gpa; k++) kept |= other[k] == s;
-                if (!kept) return true;
-            }
-            return false;
+            if (_notIn.TryGetValue(other._id, out var known)) return known;
+            // A bound, not a policy: a view meets few others (a runaway is cleared).
+            if (_notIn.Count >= 256) _notIn.Clear();
+            return _notIn[other._id] = Walk(Sections.AsSpan(), other.Sections.AsSpan());
         }
+    }
+
+    // Keyed by the other view's number, not the view: a view evicted from its World's cache
+    // is not kept alive by the answers of the views it met.
+    readonly Dictionary<long, Section[]> _notIn = [];
+    readonly long _id = Interlocked.Increment(ref _views);
+    static long _views;
+
+    static Section[] Walk(ReadOnlySpan<Section> from, ReadOnlySpan<Section> other)
+    {
+        List<Section>? missing = null;
+        int j = 0;
+        for (int i = 0; i < from.Length; i++)
+        {
+            ref readonly var s = ref from[i];
+            while (j < other.Length && other[j].Gpa < s.Gpa) j++;
+            bool kept = false;
+            for (int k = j; k < other.Length && other[k].Gpa == s.Gpa && !kept; k++) kept = other[k] == s;
+            if (!kept) (missing ??= []).Add(s);
+        }
+        return missing is null ? [] : [.. missing];
     }
 
     /// <summary>The section covering a GPA, if any.</summary>
