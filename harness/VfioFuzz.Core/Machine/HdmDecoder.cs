@@ -53,6 +53,9 @@ public sealed class HdmDecoder
     /// dropped during a reset).</summary>
     public ulong? MappedAt { get; private set; }
 
+    /// <summary>When the World last mapped the DPA (its own counter), as <see cref="PciBar.MappedSeq"/>.</summary>
+    internal long MappedSeq { get; set; }
+
     public HdmDecoder(string deviceId, HdmSpec spec)
     {
         Spec = spec;

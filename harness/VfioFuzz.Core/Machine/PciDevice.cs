@@ -22,6 +22,10 @@ public sealed class PciBar
     /// pci_update_mappings moves it there from the register, one BAR at a time.</summary>
     public ulong? MappedAt { get; set; }
 
+    /// <summary>When the World last mapped it (its own counter): among overlapping regions of
+    /// one priority the most recently added renders first.</summary>
+    internal long MappedSeq { get; set; }
+
     /// <summary>A sub-page BAR's mmap grown to one host page (vfio_sub_page_bar_update_mapping),
     /// used while the BAR sits at a host-page-aligned address; null for other BARs.</summary>
     public MemoryRegion? GrownMmap { get; }

@@ -62,9 +62,8 @@ public sealed class World
     /// even); hw/pci-host/pam.h and q35.c mch_update_pam, read in 7.2.</summary>
     public const int PamSegments = 13;
     readonly byte[] _pam = new byte[PamSegments];
-    readonly Dictionary<PciBar, long> _barSeq = new(ReferenceEqualityComparer.Instance);
-    readonly Dictionary<HdmDecoder, long> _dpaSeq = new(ReferenceEqualityComparer.Instance);
     readonly List<(int Priority, long Seq, PciBar? Bar, PciDevice? Device, MemoryRegion? Mr, ulong Gpa, bool InPci)> _renderChildren = new(8);
+    int[] _renderOrder = new int[16];
     readonly List<Placement> _renderLeaves = new(16);
     readonly FlatViewCache _views = new();
     long _seq;
@@ -126,7 +125,7 @@ public sealed class World
                 var bar = dev.Bars[b];
                 bar.Address = Profile.BarSlot(i, b + 1, bar.Spec.Size);
                 bar.MappedAt = bar.Address;
-                _barSeq[bar] = ++_seq;
+                bar.MappedSeq = ++_seq;
             }
             dev.CommandMem = true;
             dev.MmapsEnabled = true;
@@ -135,7 +134,7 @@ public sealed class World
             if (dev.Hdm is { } hdm)
             {
                 hdm.Boot();   // machine_done: QEMU commits HDM decoder 0
-                _dpaSeq[hdm] = ++_seq;
+                hdm.MappedSeq = ++_seq;
             }
         }
         SystemView = _bootSystemView ?? Render();
@@ -299,7 +298,7 @@ public sealed class World
         }
         if (target is not { } at) return;
         bar.MappedAt = at;
-        _barSeq[bar] = ++_seq;
+        bar.MappedSeq = ++_seq;
         Commit(events);
     }
 
@@ -453,7 +452,7 @@ public sealed class World
     {
         if (dev.Hdm is not { } hdm) return;
         hdm.Rescan();
-        _dpaSeq[hdm] = ++_seq;
+        hdm.MappedSeq = ++_seq;
         Commit(events);
     }
 
@@ -462,7 +461,7 @@ public sealed class World
         var hdm = HdmOf(Device(c.Device));
         if (hdm.CommitProblem(c.Gpa) is { } problem) throw new ProgramException($"hdm-commit on {c.Device}: {problem}");
         hdm.Commit(c.Gpa);
-        _dpaSeq[hdm] = ++_seq;
+        hdm.MappedSeq = ++_seq;
         Commit(events);
     }
 
@@ -649,29 +648,33 @@ public sealed class World
         if (!layered) children.Add((0, 0, null, null, Ram, Profile.RamBase, false));
         if (Profile.HasVirtioMem) children.Add((0, 0, null, null, VirtioMem.Region, VirtioMem.Gpa, false));
         foreach (var (mr, gpa, inPci) in _platform) children.Add((1, 0, null, null, mr, gpa, inPci));
-        foreach (var mr in Pool)
-            if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa, false));
+        if (_plugged.Count > 0)
+            foreach (var mr in Pool)
+                if (_plugged.TryGetValue(mr.Name, out var p)) children.Add((0, p.Seq, null, null, mr, p.Gpa, false));
         foreach (var dev in Devices)
         {
             foreach (var bar in dev.Bars)
-                if (bar.MappedAt is not null) children.Add((1, _barSeq[bar], bar, dev, null, 0, true));
+                if (bar.MappedAt is not null) children.Add((1, bar.MappedSeq, bar, dev, null, 0, true));
             // The CXL window is platform MMIO beside RAM; the DPA is mapped over it.
             if (dev.Hdm is not { } hdm) continue;
             children.Add((0, 0, null, null, hdm.Window, hdm.Spec.WindowBase, false));
-            if (hdm.MappedAt is { } at) children.Add((1, _dpaSeq[hdm], null, null, hdm.Dpa, at, false));
+            if (hdm.MappedAt is { } at) children.Add((1, hdm.MappedSeq, null, null, hdm.Dpa, at, false));
         }
-        // Higher priority first, then the most recent: an insertion sort, the list is a handful.
+        // Higher priority first, then the most recent: an insertion sort of indices (the list
+        // is a handful; moving indices, not the children, copies no references).
+        if (_renderOrder.Length < children.Count) _renderOrder = new int[children.Count * 2];
         var span = CollectionsMarshal.AsSpan(children);
-        for (int i = 1; i < span.Length; i++)
+        var order = _renderOrder.AsSpan(0, span.Length);
+        for (int i = 0; i < span.Length; i++)
         {
-            var x = span[i];
+            ref readonly var x = ref span[i];
             int j = i - 1;
-            while (j >= 0 && (span[j].Priority < x.Priority || (span[j].Priority == x.Priority && span[j].Seq < x.Seq)))
+            while (j >= 0 && (span[order[j]].Priority < x.Priority || (span[order[j]].Priority == x.Priority && span[order[j]].Seq < x.Seq)))
             {
-                span[j + 1] = span[j];
+                order[j + 1] = order[j];
                 j--;
             }
-            span[j + 1] = x;
+            order[j + 1] = i;
         }
         var leaves = _renderLeaves;
         leaves.Clear();
@@ -697,8 +700,10 @@ public sealed class World
     /// <summary>The sorted children's leaves in their order: all of them, or those of one layer.</summary>
     void AddLeaves(List<Placement> leaves, bool? pci)
     {
-        foreach (var c in _renderChildren)
+        var children = CollectionsMarshal.AsSpan(_renderChildren);
+        foreach (int i in _renderOrder.AsSpan(0, children.Length))
         {
+            ref readonly var c = ref children[i];
             if (pci is { } layer && c.InPci != layer) continue;
             if (c.Bar is { } bar) bar.AddLeaves(leaves, c.Device!.MmapsEnabled);
             else leaves.Add(new Placement(c.Mr!, c.Gpa, _readOnly.Count > 0 && _readOnly.Contains(c.Mr!.Name)));

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace VfioFuzz.Memory;
@@ -35,18 +34,18 @@ public sealed class FlatViewCache(int capacity = 4096)
         return current is not null && !ReferenceEquals(view, current) && view.SameSections(current) ? current : view;
     }
 
+    /// <summary>A multiply-xor mix of each placement: a region's own hash is computed once
+    /// when it is made (equal regions of two Worlds collide, and the compare tells them apart).</summary>
     static int Hash(ReadOnlySpan<Placement> placements)
     {
-        var h = new HashCode();
+        ulong h = (ulong)placements.Length;
         foreach (ref readonly var p in placements)
         {
-            h.Add(RuntimeHelpers.GetHashCode(p.Mr));
-            h.Add(p.Gpa);
-            h.Add(p.ReadOnly);
-            h.Add(p.Offset);
-            h.Add(p.Size);
+            h = (h ^ (uint)p.Mr.GetHashCode()) * 0x9E3779B97F4A7C15UL;
+            h = (h ^ p.Gpa) * 0x9E3779B97F4A7C15UL;
+            h = (h ^ p.Offset ^ (p.Size << 1) ^ (p.ReadOnly ? 1UL : 0UL)) * 0x9E3779B97F4A7C15UL;
         }
-        return h.ToHashCode();
+        return (int)(h ^ (h >> 32));
     }
 
     static bool SamePlacements(ReadOnlySpan<Placement> a, ReadOnlySpan<Placement> b)
