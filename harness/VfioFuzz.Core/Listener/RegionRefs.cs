@@ -21,7 +21,8 @@ public sealed class RegionRefs
 
     public void Unref(MemoryRegion mr) => Add(mr, -1);
 
-    public IEnumerable<(string Owner, int Count, RegionRole Role)> Held => _slots.Where(s => s.Count != 0);
+    /// <summary>Every owner a ref was taken or dropped for, with its count now (0: balanced).</summary>
+    public IReadOnlyList<(string Owner, int Count, RegionRole Role)> Owners => _slots;
 
     void Add(MemoryRegion mr, int delta)
     {
@@ -36,8 +37,9 @@ public sealed class RegionRefs
         foreach (var (m, s) in _slotOf)
             if (ReferenceEquals(m, mr)) return s;
         string owner = mr.Owner ?? mr.Name;
-        int slot = _slots.FindIndex(x => x.Owner == owner);
-        if (slot < 0)
+        int slot = 0;
+        while (slot < _slots.Count && _slots[slot].Owner != owner) slot++;
+        if (slot == _slots.Count)
         {
             slot = _slots.Count;
             _slots.Add((owner, 0, mr.Role));

@@ -136,8 +136,14 @@ public sealed class AsymmetricUnmapOracle : Oracle
     void DropRequestsWithin(in UnmapCall call, Func<Request, bool> ownPath)
     {
         UInt128 end = call.Length == ulong.MaxValue && call.Iova == 0 ? (UInt128)ulong.MaxValue + 1 : (UInt128)call.Iova + call.Length;
-        ulong start = call.Iova;
-        _requests.RemoveAll(r => ownPath(r) && r.Iova >= start && r.Iova < end);
+        int kept = 0;
+        for (int i = 0; i < _requests.Count; i++)
+        {
+            var r = _requests[i];
+            if (ownPath(r) && r.Iova >= call.Iova && r.Iova < end) continue;
+            _requests[kept++] = r;
+        }
+        _requests.RemoveRange(kept, _requests.Count - kept);
     }
 
     /// <summary>Forgets the owners of the areas the unmap removed; returns those not of the

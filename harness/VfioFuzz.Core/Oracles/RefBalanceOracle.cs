@@ -24,10 +24,14 @@ public sealed class RefBalanceOracle : Oracle
 
     public override void AtTeardown(RunContext ctx)
     {
-        foreach (var (owner, count, role) in ctx.Refs.Held.Where(h => h.Count > 0))
+        for (int i = 0; i < ctx.Refs.Owners.Count; i++)
+        {
+            var (owner, count, role) = ctx.Refs.Owners[i];
+            if (count <= 0) continue;
             Report(ctx, "ref-leak", role, $"{owner} still holds {count} listener ref(s) after memory_listener_unregister",
                 "region_del did not drop a ref its region_add took: the owner can never be finalized (a hot-unplugged device stays).",
                 "leaked: the owner object is pinned for the life of the process");
+        }
     }
 
     static void Report(RunContext ctx, string what, RegionRole role, string summary, string explanation, string effect)
