@@ -10,6 +10,15 @@ public interface IDmaMappings
     /// <summary>The areas (type1: vfio_dma entries) intersecting [start, end), in IOVA order.</summary>
     IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end);
 
+    /// <summary>The same areas, into <paramref name="into"/> (cleared first): the observers
+    /// ask before every unmap, into a buffer of their own (backends with their own area set
+    /// answer without allocating).</summary>
+    void AreasIn(ulong start, UInt128 end, List<IoasArea> into)
+    {
+        into.Clear();
+        into.AddRange(AreasIn(start, end));
+    }
+
     /// <summary>Whether any area intersects [start, end) (backends with their own area set
     /// answer without allocating).</summary>
     bool Intersects(ulong start, UInt128 end) => AreasIn(start, end).Count > 0;

@@ -53,15 +53,30 @@ public sealed class IoasAreaSet
     /// <summary>The areas intersecting [start, end), in IOVA order.</summary>
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end)
     {
-        var keys = _areas.Keys;
-        int first = FirstIntersecting(start);
-        if (first >= keys.Count || keys[first] >= end) return [];
-        int last = first;
-        while (last < keys.Count && keys[last] < end) last++;
+        var (first, last) = Intersecting(start, end);
+        if (first == last) return [];
         var result = new IoasArea[last - first];
         var values = _areas.Values;
         for (int i = first; i < last; i++) result[i - first] = values[i];
         return result;
+    }
+
+    /// <summary>The same areas into <paramref name="into"/> (cleared first); no allocation.</summary>
+    public void AreasIn(ulong start, UInt128 end, List<IoasArea> into)
+    {
+        into.Clear();
+        var (first, last) = Intersecting(start, end);
+        var values = _areas.Values;
+        for (int i = first; i < last; i++) into.Add(values[i]);
+    }
+
+    /// <summary>The index range [first, last) of the areas intersecting [start, end).</summary>
+    (int First, int Last) Intersecting(ulong start, UInt128 end)
+    {
+        var keys = _areas.Keys;
+        int first = FirstIntersecting(start), last = first;
+        while (last < keys.Count && keys[last] < end) last++;
+        return (first, last);
     }
 
     /// <summary>Whether any area intersects [start, end); no allocation.</summary>

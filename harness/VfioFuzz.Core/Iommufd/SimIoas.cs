@@ -92,6 +92,8 @@ public sealed class SimIoas : IIoas
 
     public IReadOnlyList<IoasArea> AreasIn(ulong start, UInt128 end) => _areas.AreasIn(start, end);
 
+    public void AreasIn(ulong start, UInt128 end, List<IoasArea> into) => _areas.AreasIn(start, end, into);
+
     public bool Covers(ulong iova, ulong length) => _areas.Covers(iova, length);
 
     public bool Intersects(ulong start, UInt128 end) => _areas.Intersects(start, end);

@@ -7,6 +7,8 @@ namespace VfioFuzz.Running;
 /// unchanged and then shown to each oracle with its answer and, for an unmap, what it removed.</summary>
 public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) : IIoas
 {
+    readonly List<IoasArea> _before = new(4);
+
     public ulong IovaAlignment => inner.IovaAlignment;
 
     public Errno Map(ulong iova, ulong length, ulong userVa, IoasMapFlags flags)
@@ -38,7 +40,10 @@ public sealed class ObservedIoas(IIoas inner, RunContext ctx, Oracle[] oracles) 
     {
         ulong requested = length;
         UInt128 end = iova == 0 && length == ulong.MaxValue ? (UInt128)ulong.MaxValue + 1 : (UInt128)iova + length;
-        var before = inner.AreasIn(iova, end);
+        // Into a buffer of this observer's: an unmap is not re-entered (the oracles only look),
+        // and none keeps the list past its OnUnmap.
+        var before = _before;
+        inner.AreasIn(iova, end, before);
         var result = inner.Unmap(iova, ref length);
         ctx.IoasCalls++;
         ctx.IoasUnmaps++;
