@@ -101,24 +101,29 @@ static class BenchCommand
     }
 
     /// <summary>Programs/s of the shared 32-op workload on one thread, and of the empty
-    /// program (boot, register, teardown: the floor every execution pays).</summary>
+    /// program (boot, register, teardown: the floor every execution pays); then the bytes each
+    /// allocates (the runs' own thread's allocation counter over the same timed loops).</summary>
     static IEnumerable<BenchFigure> Exec(int seconds)
     {
         var (inputs, _) = BenchWorkload.Create(64);
         var runner = new ProgramRunner(BenchWorkload.Profile, () => Cli.Catalog.Create(BenchWorkload.TargetId));
-        double Rate(TimeSpan budget, Action<long> run)
+        (double PerSecond, double Bytes) Rate(TimeSpan budget, Action<long> run)
         {
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
             var clock = Stopwatch.StartNew();
             long n = 0;
             while (clock.Elapsed < budget) run(n++);
-            return n / clock.Elapsed.TotalSeconds;
+            return (n / clock.Elapsed.TotalSeconds, (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n);
         }
         Rate(TimeSpan.FromSeconds(0.5), i => runner.Run(inputs[i & 63], out _));   // JIT and tiering
-        double programs = Rate(TimeSpan.FromSeconds(seconds), i => runner.Run(inputs[i & 63], out _));
-        double empty = Rate(TimeSpan.FromSeconds(Math.Max(1, seconds / 2.0)), _ => runner.Run(FuzzProgram.Empty));
-        Console.WriteLine($"bench: exec: {programs:0} programs/s ({1e6 / programs:0.0} us each), empty program {empty:0}/s");
+        var (programs, programBytes) = Rate(TimeSpan.FromSeconds(seconds), i => runner.Run(inputs[i & 63], out _));
+        var (empty, emptyBytes) = Rate(TimeSpan.FromSeconds(Math.Max(1, seconds / 2.0)), _ => runner.Run(FuzzProgram.Empty));
+        Console.WriteLine($"bench: exec: {programs:0} programs/s ({1e6 / programs:0.0} us each, {programBytes:0} B allocated), empty program {empty:0}/s ({emptyBytes:0} B)");
         yield return new BenchFigure($"in-process execs/s, {BenchWorkload.OpsPerProgram}-op programs ({BenchWorkload.TargetId}, sim)", $"{programs:0}/s ({1e6 / programs:0.0} us)",
             $"the empty program: {empty:0}/s ({1e6 / empty:0.0} us: World reset, register, teardown)", programs / empty, ">= 100000/s", programs >= 100_000);
+        yield return new BenchFigure($"bytes allocated per {BenchWorkload.OpsPerProgram}-op program ({BenchWorkload.TargetId}, sim)", $"{programBytes:0} B",
+            $"the empty program: {emptyBytes:0} B", programBytes / emptyBytes, "<= 2048 B", programBytes <= 2048,
+            "GC.GetAllocatedBytesForCurrentThread over the timed loops above; per op kind: harness/bench's OpKindBenchmarks (MemoryDiagnoser)");
     }
 
     /// <summary>AFL++'s executions/s on the same target and profile, against the in-process
