@@ -100,6 +100,36 @@ public class FlatViewTests
         Assert.Null(new World(Profile.VrCxlType2).Devices.Single(d => d.Id == "nic0").Bar(3).GrownMmap);
     }
 
+    /// <summary>NotIn keeps each pair's answer with the view: asked again, in the other
+    /// direction, or against another view, it must be what a plain set difference says, over
+    /// the views random programs reach in one reused World (whose cache hands the same views
+    /// back run after run).</summary>
+    [Fact]
+    public void Not_in_answers_what_a_plain_set_difference_says_however_often_it_is_asked()
+    {
+        var profile = Profile.VrCxlType2;
+        var world = new World(profile);
+        var boot = world.View;
+        var rng = new Random(7);
+        int pairs = 0;
+        for (int run = 0; run < 200; run++)
+        {
+            var bytes = new byte[ProgramDecoder.MaxInputBytes];
+            rng.NextBytes(bytes);
+            var events = new Recorder();
+            world.Reset();
+            foreach (var op in ProgramDecoder.Decode(bytes, profile).Ops) world.Apply(op, events);
+            foreach (var (before, after) in events.Transactions)
+                foreach (var (a, b) in new[] { (before, after), (after, before), (after, boot), (boot, after), (before, after) })
+                {
+                    var expected = a.Sections.Where(s => !b.Sections.Contains(s)).ToArray();
+                    Assert.Equal(expected, a.NotIn(b).ToArray());
+                    pairs++;
+                }
+        }
+        Assert.True(pairs > 1000, $"only {pairs} pairs compared");
+    }
+
     sealed class Recorder : IWorldEvents
     {
         public List<(FlatView Before, FlatView After)> Transactions { get; } = [];
