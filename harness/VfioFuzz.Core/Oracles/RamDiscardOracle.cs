@@ -1,3 +1,4 @@
+using VfioFuzz.Iommufd;
 using VfioFuzz.Machine;
 using VfioFuzz.Memory;
 
@@ -46,6 +47,8 @@ public sealed class RamDiscardOracle : Oracle
 
     static bool Has(ulong[] set, int block) => (set[block >> 6] & (1UL << (block & 63))) != 0;
 
+    readonly List<IoasArea> _areas = [];
+
     public override void AfterCommit(RunContext ctx)
     {
         var vmem = ctx.World.VirtioMem;
@@ -54,7 +57,8 @@ public sealed class RamDiscardOracle : Oracle
         {
             // Just registered: the replay mapped the populated blocks; one look at what the
             // IOAS holds over the region finds the blocks to check (not all 256).
-            foreach (var area in ctx.Ioas.AreasIn(VirtioMem.Gpa, (UInt128)VirtioMem.Gpa + VirtioMem.Size)) Touch(area.Iova, area.Length);
+            ctx.Ioas.AreasIn(VirtioMem.Gpa, (UInt128)VirtioMem.Gpa + VirtioMem.Size, _areas);
+            foreach (var area in _areas) Touch(area.Iova, area.Length);
             Mark(vmem.PopulatedBits);
         }
         _registered = registered;
