@@ -206,7 +206,7 @@ static class BenchCommand
     static IEnumerable<BenchFigure> Depth(IReadOnlyList<IFuzzEngine> engines, int runs, TimeSpan budget, bool quick)
     {
         var catalog = new TargetCatalog(typeof(PlantedBug).Assembly);
-        var bugs = catalog.Targets.Select(t => (PlantedBug)catalog.Create(t.Id)).OrderBy(b => b.Reproducer.Ops.Length).ThenBy(b => b.Info.Id, StringComparer.Ordinal).ToArray();
+        var bugs = catalog.Targets.Select(t => catalog.Create(t.Id)).OfType<PlantedBug>().OrderBy(b => b.Reproducer.Ops.Length).ThenBy(b => b.Info.Id, StringComparer.Ordinal).ToArray();
         var found = new Dictionary<string, int>();
         var hunters = engines.Cast<IFuzzEngine?>().Append(null).ToArray();
         foreach (var bug in quick ? bugs.Take(1) : bugs)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VfioFuzz.Fuzzing;
 using VfioFuzz.Programs;
 using VfioFuzz.Reports;
 
@@ -8,7 +9,9 @@ using VfioFuzz.Reports;
 /// SEEDS and of OUT/queue (what an earlier run kept: a killed campaign resumes from it). The
 /// layout is AFL++'s, so the CLI reads it the same way: OUT/queue/id:N (inputs kept for new
 /// coverage), OUT/crashes/id:N,sig:S,execs:E (an input showing a crash signature, one file per
-/// signature and run), and a status line on stdout once a second. With VFIO_FUZZ_MAX_EXECS set
+/// signature and run), OUT/hangs/id:N,execs:E (a program that never finished: the driver then
+/// exits with GuidedHang.ExitCode and the CLI starts it again), and a status line on stdout
+/// once a second. With VFIO_FUZZ_MAX_EXECS set
 /// it stops after that many executions. OUT's siblings are the campaign's other instances: their
 /// queues are taken in at the start and every 10 s (GuidedSync), kept ones named `sync:<instance>`;
 /// a single instance has none, so its run depends on its seed alone.
@@ -34,9 +37,10 @@ static class GuidedRun
             Console.Error.WriteLine("usage: VfioFuzz.FuzzDriver --guided OUT-DIR SEEDS-DIR SEED SECONDS TARGET PROFILE KERNEL|default [KNOWN-SIGNATURES,...]");
             return 2;
         }
-        string outDir = args[0], queueDir = Path.Combine(outDir, "queue"), crashDir = Path.Combine(outDir, "crashes");
+        string outDir = args[0], queueDir = Path.Combine(outDir, "queue"), crashDir = Path.Combine(outDir, "crashes"), hangDir = Path.Combine(outDir, "hangs");
         Directory.CreateDirectory(queueDir);
         Directory.CreateDirectory(crashDir);
+        Directory.CreateDirectory(hangDir);
         // Missing bytes decode as zero, so padding to whole ops changes no program.
         // queue/ and crashes/ count their id:* files only: an atomic write killed half-way leaves a temporary beside them.
         var starts = Files(args[1], "*").Concat(Files(queueDir, "id:*")).Select(PadToOps).ToList();
@@ -46,9 +50,22 @@ static class GuidedRun
         var harness = createHarness(args[4..]);   // instrumented code runs only once the loop owns the map
         int kept = Directory.GetFiles(queueDir, "id:*").Length, crashes = Directory.GetFiles(crashDir, "id:*").Length;
         var crashed = new HashSet<string>();
+        using var hangs = new HangWatch(GuidedHang.After, input =>
+        {
+            string path = Path.Combine(hangDir, $"id:{Directory.GetFiles(hangDir, "id:*").Length:D6},execs:{loop.Execs + 1}");
+            AtomicFile.WriteAllBytes(path, input);
+            Console.WriteLine($"guided: hang: a program ran for more than {GuidedHang.After.TotalSeconds:0} s (a listener call that never returns); " +
+                              $"its input is {path}; this instance stops");
+            Console.Out.Flush();
+            Environment.Exit(GuidedHang.ExitCode);
+        });
         bool Execute(byte[] input)
         {
-            if (harness.Crash(input) is not { } signature) return false;
+            hangs.Begin(input);
+            string? found;
+            try { found = harness.Crash(input); }
+            finally { hangs.End(); }
+            if (found is not { } signature) return false;
             // One file per signature and run: the CLI triages and minimizes it; more would be noise.
             if (crashed.Add(signature))
                 AtomicFile.WriteAllBytes(Path.Combine(crashDir, $"id:{crashes++:D6},sig:{signature.Replace('/', '_').Replace(',', '_')},execs:{loop.Execs + 1}"), input);

@@ -44,6 +44,31 @@ public sealed class GuidedEngineTests() : TempFolder("guided")
     }
 
     [Fact]
+    public async Task A_program_whose_listener_call_never_returns_is_saved_in_hangs_and_the_instance_exits_to_be_restarted()
+    {
+        // planted-hang's region_add of dimm1 never returns; its runner's watchdog, checked
+        // between ops, cannot end it. Measured: seed 1 maps dimm1 at its 34th execution.
+        Assert.True(Built.Value, "the CLI built no guided driver");
+        string seeds = Path.Combine(Dir, "no-seeds"), outDir = Path.Combine(Dir, "hang", "i0");
+        Directory.CreateDirectory(seeds);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Driver, "--guided", outDir, seeds, "1", "120", "planted-hang", "vr-cxl-type2", "default" })
+            psi.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(110_000), "the hung instance did not stop before its budget's end");
+        string text = await output;
+        Assert.True(p.ExitCode == VfioFuzz.Fuzzing.GuidedHang.ExitCode, $"exit {p.ExitCode}\n{text}");
+        Assert.True(clock.Elapsed >= VfioFuzz.Fuzzing.GuidedHang.After, $"stopped after {clock.Elapsed}, before a program could have run {VfioFuzz.Fuzzing.GuidedHang.After}");
+        var hang = Assert.Single(Directory.GetFiles(Path.Combine(outDir, "hangs"), "id:*"));
+        Assert.StartsWith("id:000000,execs:", Path.GetFileName(hang), StringComparison.Ordinal);
+        var program = VfioFuzz.Programs.ProgramDecoder.Decode(File.ReadAllBytes(hang), VfioFuzz.Machine.Profile.VrCxlType2);
+        Assert.Contains(program.Ops, op => op is VfioFuzz.Programs.MapRegion { Region: "dimm1" });
+        Assert.Contains("guided: hang:", text);
+    }
+
+    [Fact]
     public void It_reaches_a_five_step_planted_bug_that_random_programs_need_hundreds_of_thousands_for()
     {
         // Measured: seed 1 shows it after about 40,000 executions; pure random programs took
