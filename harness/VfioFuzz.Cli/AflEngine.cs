@@ -64,7 +64,7 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         }).ToArray();
 
         var clock = Stopwatch.StartNew();
-        string Stats() => $"[{run.TargetId}] afl++ {execs.Line()} {AflFolders(outDir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
+        string Stats() => $"[{run.TargetId}] afl++ {execs.Line()} {EngineSupervisor.FoldersSummary(outDir)} {EngineSupervisor.FindingsSummary(run.Triage)} " +
                           $"elapsed: {clock.Elapsed.TotalSeconds:0}s remaining: {Math.Max(0, (run.Budget - clock.Elapsed).TotalSeconds):0}s";
         if (!run.FirstFindingReached)
             new EngineSupervisor(run, Path.Combine(outDir, "afl-fuzz.log"))
@@ -95,8 +95,4 @@ sealed class AflEngine(FuzzDriverBuild build) : IFuzzEngine
         .Select(line => line.Split(':', 2))
         .Where(kv => kv.Length == 2)
         .Select(kv => (kv[0].Trim(), kv[1].Trim()));
-
-    /// <summary>Corpus, crashes and hangs, counted live from AFL++'s folders.</summary>
-    static string AflFolders(string outDir) =>
-        $"corpus: {EngineSupervisor.InstanceFiles(outDir, "queue").Count()} crashes: {EngineSupervisor.InstanceFiles(outDir, "crashes").Count()} hangs: {EngineSupervisor.InstanceFiles(outDir, "hangs").Count()}";
 }

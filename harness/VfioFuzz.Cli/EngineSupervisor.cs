@@ -17,26 +17,39 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
     public Action<string>? OnOutput { get; init; }
 
     /// <summary>Starts the processes and waits until all exit, the deadline passes, or
-    /// cancellation; returns false when it had to kill them.</summary>
+    /// cancellation; returns false when it had to kill them. An instance that exits is offered
+    /// to <paramref name="restart"/> (its index and exit code): a start it returns takes the
+    /// instance's place.</summary>
     public bool Supervise(IReadOnlyList<ProcessStartInfo> starts, DateTime deadline, Func<IEnumerable<string>> crashFiles,
-        Func<string> stats, CancellationToken cancel)
+        Func<string> stats, CancellationToken cancel, Func<int, int, ProcessStartInfo?>? restart = null)
     {
         using var log = new StreamWriter(logPath, append: true);
         var processes = new List<Process>();
+        Process Start(ProcessStartInfo psi)
+        {
+            psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+            var p = Process.Start(DieWithParent.Wrap(psi))!;
+            p.OutputDataReceived += (_, e) => Output(log, e.Data);
+            p.ErrorDataReceived += (_, e) => Output(log, e.Data);
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            processes.Add(p);
+            return p;
+        }
         try
         {
-            foreach (var psi in starts)
+            var instances = starts.Select(Start).ToArray();
+            var settled = new bool[instances.Length];
+            while (true)
             {
-                psi.RedirectStandardOutput = psi.RedirectStandardError = true;
-                var p = Process.Start(DieWithParent.Wrap(psi))!;
-                p.OutputDataReceived += (_, e) => Output(log, e.Data);
-                p.ErrorDataReceived += (_, e) => Output(log, e.Data);
-                p.BeginOutputReadLine();
-                p.BeginErrorReadLine();
-                processes.Add(p);
-            }
-            while (processes.Any(p => !p.HasExited))
-            {
+                for (int i = 0; i < instances.Length; i++)
+                {
+                    if (settled[i] || !instances[i].HasExited) continue;
+                    instances[i].WaitForExit();   // drains the output events
+                    if (restart?.Invoke(i, instances[i].ExitCode) is { } again) instances[i] = Start(again);
+                    else settled[i] = true;
+                }
+                if (settled.All(s => s)) break;
                 // A short grace period past the deadline lets the engine stop itself and save
                 // stats; the command's budget (CampaignPlan) keeps a reserve for it.
                 if (cancel.IsCancellationRequested || DateTime.UtcNow > deadline + TimeSpan.FromSeconds(3) || run.FirstFindingReached)
@@ -49,7 +62,6 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
                 TriageNew(crashFiles);
                 run.Progress.Update(stats());
             }
-            foreach (var p in processes) p.WaitForExit();   // drains the output events
             TriageNew(crashFiles);
             return true;
         }
@@ -88,6 +100,11 @@ sealed class EngineSupervisor(EngineRun run, string logPath)
             ? Directory.EnumerateDirectories(outDir).Select(d => Path.Combine(d, sub)).Where(Directory.Exists)
                 .SelectMany(d => Directory.EnumerateFiles(d, "id:*"))
             : [];
+
+    /// <summary>Corpus, crashes and hangs, counted live from the instance folders (AFL++'s and
+    /// the guided engine's layout).</summary>
+    public static string FoldersSummary(string outDir) =>
+        $"corpus: {InstanceFiles(outDir, "queue").Count()} crashes: {InstanceFiles(outDir, "crashes").Count()} hangs: {InstanceFiles(outDir, "hangs").Count()}";
 
     /// <summary>Findings by kind, as the progress line shows them.</summary>
     public static string FindingsSummary(Triage triage) =>
