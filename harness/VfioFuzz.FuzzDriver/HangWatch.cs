@@ -10,7 +10,6 @@ sealed class HangWatch : IDisposable
 {
     readonly TimeSpan _after;
     readonly Action<byte[]> _onHang;
-    readonly Thread _thread;
     volatile bool _stopped;
     byte[]? _input;
     long _running;   // the running execution's number, 0 between executions
@@ -19,8 +18,7 @@ sealed class HangWatch : IDisposable
     public HangWatch(TimeSpan after, Action<byte[]> onHang)
     {
         (_after, _onHang) = (after, onHang);
-        _thread = new Thread(Watch) { IsBackground = true, Name = "guided-hang-watch" };
-        _thread.Start();
+        new Thread(Watch) { IsBackground = true, Name = "guided-hang-watch" }.Start();
     }
 
     public void Begin(byte[] input)

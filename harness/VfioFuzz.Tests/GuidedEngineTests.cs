@@ -21,17 +21,25 @@ public sealed class GuidedEngineTests() : TempFolder("guided")
         return File.Exists(Driver);
     });
 
-    /// <summary>The driver's guided loop for <paramref name="maxExecs"/> executions from no seed
-    /// at all; the files it kept (queue/ and crashes/, names and bytes).</summary>
-    string[] Guided(string outName, string target, ulong seed, long maxExecs, string? onlySignature = null)
+    /// <summary>The driver's guided loop into <paramref name="outDir"/> for <paramref name="seconds"/>,
+    /// from no seed at all, its output redirected (not started yet).</summary>
+    ProcessStartInfo DriverStart(string outDir, string target, ulong seed, int seconds)
     {
         Assert.True(Built.Value, "the CLI built no guided driver");
         string seeds = Path.Combine(Dir, "no-seeds");
         Directory.CreateDirectory(seeds);
-        string outDir = Path.Combine(Dir, outName);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Driver, "--guided", outDir, seeds, seed.ToString(), "600", target, "vr-cxl-type2", "default" })
+        foreach (var a in new[] { Driver, "--guided", outDir, seeds, seed.ToString(), seconds.ToString(), target, "vr-cxl-type2", "default" })
             psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <summary>The driver's guided loop for <paramref name="maxExecs"/> executions from no seed
+    /// at all; the files it kept (queue/ and crashes/, names and bytes).</summary>
+    string[] Guided(string outName, string target, ulong seed, long maxExecs, string? onlySignature = null)
+    {
+        string outDir = Path.Combine(Dir, outName);
+        var psi = DriverStart(outDir, target, seed, 600);
         psi.Environment["VFIO_FUZZ_MAX_EXECS"] = maxExecs.ToString();
         if (onlySignature is not null) psi.Environment["VFIO_FUZZ_ONLY_SIGNATURE"] = onlySignature;
         using var p = Process.Start(psi)!;
@@ -48,12 +56,8 @@ public sealed class GuidedEngineTests() : TempFolder("guided")
     {
         // planted-hang's region_add of dimm1 never returns; its runner's watchdog, checked
         // between ops, cannot end it. Measured: seed 1 maps dimm1 at its 34th execution.
-        Assert.True(Built.Value, "the CLI built no guided driver");
-        string seeds = Path.Combine(Dir, "no-seeds"), outDir = Path.Combine(Dir, "hang", "i0");
-        Directory.CreateDirectory(seeds);
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Driver, "--guided", outDir, seeds, "1", "120", "planted-hang", "vr-cxl-type2", "default" })
-            psi.ArgumentList.Add(a);
+        string outDir = Path.Combine(Dir, "hang", "i0");
+        var psi = DriverStart(outDir, "planted-hang", seed: 1, seconds: 120);
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();
