@@ -35,8 +35,16 @@ public sealed class World
     /// the vIOMMU's region while the guest has it enabled.</summary>
     public FlatView View { get; private set; }
 
-    /// <summary>address_space_memory: what a GPA resolves to (vIOMMU translations land here).</summary>
-    public FlatView SystemView { get; private set; }
+    /// <summary>address_space_memory: what a GPA resolves to (vIOMMU translations land here).
+    /// While the guest has the vIOMMU enabled the listener sees the vIOMMU's view, and nothing
+    /// reads this one at a commit: it is rendered when first asked for after a change (a guest
+    /// IOTLB translation, the decoder), from the state of that moment, which is the state of the
+    /// last commit (every change commits before an op ends or an event reaches the listener).</summary>
+    public FlatView SystemView => _systemView ??= _rendered = Render();
+    FlatView? _systemView;
+
+    // The last system view rendered: the painter answers with it when a render changes nothing.
+    FlatView? _rendered;
 
     public Viommu Viommu { get; }
 
@@ -107,7 +115,7 @@ public sealed class World
 
     /// <summary>Firmware enumeration, done before the program starts: each BAR at its own slot
     /// in the device's window, MEM on, every device running, no pool region plugged.</summary>
-    [MemberNotNull(nameof(View), nameof(SystemView))]
+    [MemberNotNull(nameof(View))]
     void Boot()
     {
         _plugged.Clear();
@@ -137,8 +145,8 @@ public sealed class World
                 hdm.MappedSeq = ++_seq;
             }
         }
-        SystemView = _bootSystemView ?? Render();
-        View = Viommu.Enabled ? _iommuView : SystemView;   // a vIOMMU present from boot (emulated SMMUv3)
+        _systemView = _rendered = _bootSystemView ?? Render();
+        View = Viommu.Enabled ? _iommuView : _systemView;   // a vIOMMU present from boot (emulated SMMUv3)
     }
 
     /// <summary>Back to the state the constructor left: a runner reuses one World for many
@@ -619,7 +627,7 @@ public sealed class World
 
     void Commit(IWorldEvents events)
     {
-        SystemView = Render();
+        _systemView = null;
         var next = Viommu.Enabled ? _iommuView : SystemView;
         if (ReferenceEquals(next, View)) return;
         var before = View;
@@ -688,13 +696,13 @@ public sealed class World
         if (!layered)
         {
             AddLeaves(leaves, pci: null);
-            return _views.Paint(leaves, SystemView);
+            return _views.Paint(leaves, _rendered);
         }
         AddLeaves(leaves, pci: false);
         AddRamOutside(leaves, LegacyPciWindowStart, LegacyPciWindowEnd);
         AddLeaves(leaves, pci: true);
         leaves.Add(new Placement(Ram, Profile.RamBase));
-        return _views.Paint(leaves, SystemView);
+        return _views.Paint(leaves, _rendered);
     }
 
     /// <summary>The sorted children's leaves in their order: all of them, or those of one layer.</summary>
