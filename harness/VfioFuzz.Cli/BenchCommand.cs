@@ -146,7 +146,7 @@ static class BenchCommand
         Console.WriteLine($"bench: afl: {afl:0} exec/s, in-process random {inProcess.ExecsPerSecond:0} exec/s");
         yield return new BenchFigure($"AFL++ execs/s ({target}, {profile.Name}, 1 instance)", $"{afl:0}/s ({execs} in {runTime:0} s)",
             $"in-process random engine, same decoder: {inProcess.ExecsPerSecond:0}/s", afl / inProcess.ExecsPerSecond, "-", null,
-            "AFL++ forks the SharpFuzz driver per execution and reads coverage from shared memory; in-process has neither cost");
+            "each AFL++ execution goes afl-fuzz -> SharpFuzz's fork server -> its long-lived driver process (pipes; the input read from .cur_input, the driver's instrumented code on the coverage map) and back; in-process has none of it");
 
         int cores = Environment.ProcessorCount;
         if (cores < 2) yield break;
