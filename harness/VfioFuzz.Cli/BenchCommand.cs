@@ -102,11 +102,13 @@ static class BenchCommand
 
     /// <summary>Programs/s of the shared 32-op workload on one thread, and of the empty
     /// program (boot, register, teardown: the floor every execution pays); then the bytes each
-    /// allocates (the runs' own thread's allocation counter over the same timed loops).</summary>
+    /// allocates (the runs' own thread's allocation counter over the same timed loops); then the
+    /// same programs with no oracle watching, which weighs the oracles' share of the time.</summary>
     static IEnumerable<BenchFigure> Exec(int seconds)
     {
         var (inputs, _) = BenchWorkload.Create(64);
         var runner = new ProgramRunner(BenchWorkload.Profile, () => Cli.Catalog.Create(BenchWorkload.TargetId));
+        var unwatched = new ProgramRunner(BenchWorkload.Profile, () => Cli.Catalog.Create(BenchWorkload.TargetId), new RunOptions(Oracles: () => []));
         (double PerSecond, double Bytes) Rate(TimeSpan budget, Action<long> run)
         {
             long allocated = GC.GetAllocatedBytesForCurrentThread();
@@ -118,12 +120,18 @@ static class BenchCommand
         Rate(TimeSpan.FromSeconds(0.5), i => runner.Run(inputs[i & 63], out _));   // JIT and tiering
         var (programs, programBytes) = Rate(TimeSpan.FromSeconds(seconds), i => runner.Run(inputs[i & 63], out _));
         var (empty, emptyBytes) = Rate(TimeSpan.FromSeconds(Math.Max(1, seconds / 2.0)), _ => runner.Run(FuzzProgram.Empty));
-        Console.WriteLine($"bench: exec: {programs:0} programs/s ({1e6 / programs:0.0} us each, {programBytes:0} B allocated), empty program {empty:0}/s ({emptyBytes:0} B)");
+        Rate(TimeSpan.FromSeconds(0.5), i => unwatched.Run(inputs[i & 63], out _));
+        var (bare, _) = Rate(TimeSpan.FromSeconds(seconds), i => unwatched.Run(inputs[i & 63], out _));
+        Console.WriteLine($"bench: exec: {programs:0} programs/s ({1e6 / programs:0.0} us each, {programBytes:0} B allocated), empty program {empty:0}/s ({emptyBytes:0} B), " +
+                          $"no oracle {bare:0}/s");
         yield return new BenchFigure($"in-process execs/s, {BenchWorkload.OpsPerProgram}-op programs ({BenchWorkload.TargetId}, sim)", $"{programs:0}/s ({1e6 / programs:0.0} us)",
             $"the empty program: {empty:0}/s ({1e6 / empty:0.0} us: World reset, register, teardown)", programs / empty, ">= 100000/s", programs >= 100_000);
         yield return new BenchFigure($"bytes allocated per {BenchWorkload.OpsPerProgram}-op program ({BenchWorkload.TargetId}, sim)", $"{programBytes:0} B",
             $"the empty program: {emptyBytes:0} B", programBytes / emptyBytes, "<= 2048 B", programBytes <= 2048,
             "GC.GetAllocatedBytesForCurrentThread over the timed loops above; per op kind: harness/bench's OpKindBenchmarks (MemoryDiagnoser)");
+        yield return new BenchFigure($"in-process execs/s, no oracle attached ({BenchWorkload.TargetId}, sim)", $"{bare:0}/s ({1e6 / bare:0.0} us)",
+            $"the empty program: {empty:0}/s", bare / empty, "-", null,
+            $"World, listener and simulated IOAS alone (the same inputs, no oracle attached): the oracles take {100 * (1 - programs / bare):0}% of a watched program's time");
     }
 
     /// <summary>AFL++'s executions/s on the same target and profile, against the in-process

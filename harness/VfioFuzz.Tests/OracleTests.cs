@@ -29,6 +29,17 @@ public class OracleTests
         Assert.StartsWith("harmless", finding.Effect);
     }
 
+    /// <summary>What `bench` weighs the oracles' share with: the same run with none attached.
+    /// Every finding of this program is an oracle's, so without them it is clean.</summary>
+    [Fact]
+    public void A_run_with_no_oracle_attached_reports_nothing_the_oracles_would()
+    {
+        var program = new FuzzProgram([new HdmDecommit("cxl0")]);
+        Func<ListenerTarget> target = () => Repo.Catalog.Create("nv-2e963ff+e227a6b");
+        Assert.NotEmpty(new ProgramRunner(Profile.VrCxlType2, target).Run(program).Findings);
+        Assert.True(new ProgramRunner(Profile.VrCxlType2, target, new RunOptions(Oracles: () => [])).Run(program).Clean);
+    }
+
     [Fact]
     public void The_review_fix_and_upstream_are_symmetric_on_the_same_program()
     {

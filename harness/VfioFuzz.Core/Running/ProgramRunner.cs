@@ -152,7 +152,7 @@ public sealed class ProgramRunner(Profile profile, Func<ListenerTarget> createTa
             var before = Ctx;
             Ctx = new RunContext(world, baseKernel, container, before) { Step = before?.Step ?? 0 };
             _kernel = baseKernel;
-            _oracles = Oracle.CreateAll();
+            _oracles = runner._options.CreateOracles();
             foreach (var o in _oracles) o.Attach(Ctx);
             _target = runner.CreateTarget();
         }
